@@ -1,0 +1,195 @@
+import { resolve } from 'node:path';
+
+/**
+ * The only module that reads the environment. Every variable is declared once below with its
+ * parser, default and description; `.env.sample` and the README table are checked against this
+ * list by a test. Parsing collects every bad variable before failing.
+ */
+export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
+
+export interface Config {
+  server: { host: string; port: number; bodyLimitBytes: number; trustProxy: boolean; shutdownTimeoutMs: number };
+  log: { level: string };
+  dataDir: string;
+  eventLog: {
+    backend: 'sqlite';
+    path: string;
+    maxPendingRecords: number;
+    retentionMs: number;
+  };
+  warehouse: { backend: 'chdb'; path: string; database: string };
+  store: { backend: 'sqlite'; path: string };
+  events: { topic: string; dlqTopic: string; partitions: number };
+  etl: { group: string; batchSize: number; batchMaxWaitMs: number; retryMinMs: number; retryMaxMs: number };
+  auth: {
+    algorithm: JwtAlgorithm;
+    /** Unset with HS256: a development secret is generated under the data directory. */
+    secret: string | undefined;
+    publicKey: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
+  rateLimit: { max: number; windowMs: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+interface VarSpec {
+  description: string;
+  default?: string;
+  parse: (raw: string) => unknown;
+}
+
+class BadValue extends Error {}
+
+const int = (min: number, max: number) => (raw: string) => {
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) throw new BadValue(`an integer in ${min}..${max}`);
+  return n;
+};
+const oneOf = (...values: string[]) => (raw: string) => {
+  if (!values.includes(raw)) throw new BadValue(`one of ${values.join(', ')}`);
+  return raw;
+};
+const str = (pattern?: RegExp, what = 'a non-empty string') => (raw: string) => {
+  if (raw.length === 0 || (pattern && !pattern.test(raw))) throw new BadValue(what);
+  return raw;
+};
+const bool = (raw: string) => {
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new BadValue('true or false');
+};
+const url = (raw: string) => {
+  try {
+    return new URL(raw).toString();
+  } catch {
+    throw new BadValue('an absolute URL');
+  }
+};
+const topicName = str(/^[a-zA-Z0-9._-]{1,249}$/, 'a topic name matching ^[a-zA-Z0-9._-]{1,249}$');
+
+export const VARIABLES = {
+  HOST: { description: 'Address the HTTP server listens on.', default: '0.0.0.0', parse: str() },
+  PORT: { description: 'Port the HTTP server listens on (0 picks a free one).', default: '8000', parse: int(0, 65535) },
+  LOG_LEVEL: {
+    description: 'pino log level.',
+    default: 'info',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  DATA_DIR: { description: 'Directory of every embedded backend (event log, warehouse, store).', default: './data', parse: str() },
+  EVENT_LOG: { description: 'Event log backend.', default: 'sqlite', parse: oneOf('sqlite') },
+  EVENT_LOG_MAX_PENDING: {
+    description: 'Records waiting for the log before new events get 503 + Retry-After.',
+    default: '100000',
+    parse: int(1, 10_000_000),
+  },
+  EVENT_LOG_RETENTION_HOURS: { description: 'Embedded log: records older than this are deleted.', default: '168', parse: int(1, 87_600) },
+  WAREHOUSE: { description: 'Analytics warehouse backend.', default: 'chdb', parse: oneOf('chdb') },
+  CLICKHOUSE_DATABASE: { description: 'Warehouse database name.', default: 'ugc', parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier') },
+  STORE: { description: 'Likes, bookmarks and reviews backend.', default: 'sqlite', parse: oneOf('sqlite') },
+  EVENTS_TOPIC: { description: 'Stream (topic) that accepted events are written to.', default: 'ugc.events', parse: topicName },
+  EVENTS_DLQ_TOPIC: { description: 'Stream (topic) for records the ETL can never load.', default: 'ugc.events.dlq', parse: topicName },
+  EVENTS_TOPIC_PARTITIONS: { description: 'Partitions of the events stream when the service creates it.', default: '4', parse: int(1, 1000) },
+  ETL_GROUP: { description: 'Consumer group of the ETL.', default: 'ugc-etl', parse: str() },
+  ETL_BATCH_SIZE: { description: 'Records per warehouse insert (the batch is flushed at this size).', default: '5000', parse: int(1, 1_000_000) },
+  ETL_BATCH_MAX_WAIT_MS: { description: 'A partial batch is flushed after this long.', default: '1000', parse: int(1, 600_000) },
+  ETL_RETRY_MIN_MS: { description: 'First back-off after a failed warehouse insert.', default: '200', parse: int(1, 600_000) },
+  ETL_RETRY_MAX_MS: { description: 'Longest back-off between warehouse insert attempts.', default: '30000', parse: int(1, 3_600_000) },
+  AUTH_JWT_ALGORITHM: { description: 'JWT algorithm accepted: HS256 (secret) or RS256/ES256 (public key or JWKS).', default: 'HS256', parse: oneOf('HS256', 'RS256', 'ES256') },
+  AUTH_JWT_SECRET: {
+    description: 'HS256 shared secret (at least 32 characters). Unset: a development secret is generated in DATA_DIR.',
+    parse: str(/^.{32,}$/s, 'at least 32 characters'),
+  },
+  AUTH_JWT_PUBLIC_KEY: { description: 'RS256/ES256 public key, PEM (\\n escapes allowed).', parse: str(/-----BEGIN PUBLIC KEY-----/, 'a PEM public key') },
+  AUTH_JWKS_URL: { description: 'RS256/ES256 JWKS URL (instead of AUTH_JWT_PUBLIC_KEY).', parse: url },
+  AUTH_JWT_ISSUER: { description: 'Required `iss` claim, if set.', parse: str() },
+  AUTH_JWT_AUDIENCE: { description: 'Required `aud` claim, if set.', parse: str() },
+  BODY_LIMIT_BYTES: { description: 'Largest request body, after gzip decompression.', default: '1048576', parse: int(1024, 100 * 1024 * 1024) },
+  RATE_LIMIT_MAX: { description: 'Requests per window per user (or IP when anonymous); 0 disables.', default: '6000', parse: int(0, 10_000_000) },
+  RATE_LIMIT_WINDOW_MS: { description: 'Rate limit window.', default: '60000', parse: int(1000, 86_400_000) },
+  TRUST_PROXY: { description: 'Trust X-Forwarded-* from the proxy in front (nginx).', default: 'false', parse: bool },
+  SHUTDOWN_TIMEOUT_MS: { description: 'Longest graceful shutdown before the process exits anyway.', default: '15000', parse: int(100, 600_000) },
+} satisfies Record<string, VarSpec>;
+
+export type VariableName = keyof typeof VARIABLES;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const values = new Map<string, unknown>();
+  for (const [name, spec] of Object.entries(VARIABLES) as [VariableName, VarSpec][]) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const text = raw ?? spec.default;
+    if (text === undefined) continue;
+    try {
+      values.set(name, spec.parse(text));
+    } catch (err) {
+      if (!(err instanceof BadValue)) throw err;
+      problems.push(`${name}=${JSON.stringify(raw)}: expected ${err.message}`);
+    }
+  }
+  const get = <T>(name: VariableName): T => values.get(name) as T;
+  const opt = <T>(name: VariableName): T | undefined => values.get(name) as T | undefined;
+
+  const algorithm = get<JwtAlgorithm>('AUTH_JWT_ALGORITHM');
+  const publicKey = opt<string>('AUTH_JWT_PUBLIC_KEY')?.replaceAll('\\n', '\n');
+  const jwksUrl = opt<string>('AUTH_JWKS_URL');
+  if (algorithm !== 'HS256' && algorithm !== undefined && !publicKey === !jwksUrl) {
+    problems.push(`AUTH_JWT_PUBLIC_KEY / AUTH_JWKS_URL: ${algorithm} needs exactly one of them`);
+  }
+  if (get<number>('ETL_RETRY_MIN_MS') > get<number>('ETL_RETRY_MAX_MS')) {
+    problems.push('ETL_RETRY_MIN_MS: must not exceed ETL_RETRY_MAX_MS');
+  }
+  if (get<string>('EVENTS_TOPIC') === get<string>('EVENTS_DLQ_TOPIC')) {
+    problems.push('EVENTS_DLQ_TOPIC: must differ from EVENTS_TOPIC');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = resolve(get<string>('DATA_DIR'));
+  return {
+    server: {
+      host: get('HOST'),
+      port: get('PORT'),
+      bodyLimitBytes: get('BODY_LIMIT_BYTES'),
+      trustProxy: get('TRUST_PROXY'),
+      shutdownTimeoutMs: get('SHUTDOWN_TIMEOUT_MS'),
+    },
+    log: { level: get('LOG_LEVEL') },
+    dataDir,
+    eventLog: {
+      backend: get('EVENT_LOG'),
+      path: resolve(dataDir, 'event-log.sqlite'),
+      maxPendingRecords: get('EVENT_LOG_MAX_PENDING'),
+      retentionMs: get<number>('EVENT_LOG_RETENTION_HOURS') * 3_600_000,
+    },
+    warehouse: { backend: get('WAREHOUSE'), path: resolve(dataDir, 'warehouse'), database: get('CLICKHOUSE_DATABASE') },
+    store: { backend: get('STORE'), path: resolve(dataDir, 'ugc.sqlite') },
+    events: { topic: get('EVENTS_TOPIC'), dlqTopic: get('EVENTS_DLQ_TOPIC'), partitions: get('EVENTS_TOPIC_PARTITIONS') },
+    etl: {
+      group: get('ETL_GROUP'),
+      batchSize: get('ETL_BATCH_SIZE'),
+      batchMaxWaitMs: get('ETL_BATCH_MAX_WAIT_MS'),
+      retryMinMs: get('ETL_RETRY_MIN_MS'),
+      retryMaxMs: get('ETL_RETRY_MAX_MS'),
+    },
+    auth: {
+      algorithm,
+      secret: opt('AUTH_JWT_SECRET'),
+      publicKey,
+      jwksUrl,
+      issuer: opt('AUTH_JWT_ISSUER'),
+      audience: opt('AUTH_JWT_AUDIENCE'),
+    },
+    rateLimit: { max: get('RATE_LIMIT_MAX'), windowMs: get('RATE_LIMIT_WINDOW_MS') },
+  };
+}

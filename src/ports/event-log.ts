@@ -1,0 +1,87 @@
+import type { Lifecycle } from './lifecycle.ts';
+
+/**
+ * The durable, partitioned event log (Kafka in production, SQLite embedded).
+ * Streams are what Kafka calls topics; a record's partition is chosen from its key, so the
+ * records of one key (a user id) stay in order.
+ */
+export interface LogRecordInput {
+  key: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface LogRecord {
+  stream: string;
+  partition: number;
+  offset: number;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+  /** Append time, ms since the epoch. */
+  timestamp: number;
+}
+
+export interface StreamInfo {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+}
+
+export interface CreateStreamOptions {
+  partitions?: number;
+  replicationFactor?: number;
+  config?: Record<string, string>;
+}
+
+export interface EventLog extends Lifecycle {
+  /** Backend name for logs, metrics and /readyz (`sqlite`, `kafka`). */
+  readonly kind: string;
+  /**
+   * Appends all records or none. Resolves only once they are durable (embedded: committed and
+   * synced; Kafka: acknowledged by all in-sync replicas).
+   * @throws NotFoundError when the stream does not exist
+   * @throws UnavailableError when the log is unreachable or its queue is full
+   */
+  append(stream: string, records: LogRecordInput[]): Promise<void>;
+  /** @throws ConflictError when the stream exists; ValidationError for impossible options */
+  createStream(name: string, options?: CreateStreamOptions): Promise<void>;
+  /** Creates the stream unless it exists (start-up of the service's own streams). */
+  ensureStream(name: string, options?: CreateStreamOptions): Promise<void>;
+  /** @throws NotFoundError when the stream does not exist */
+  deleteStream(name: string): Promise<void>;
+  listStreams(): Promise<StreamInfo[]>;
+  /** A member of consumer group `group` reading `stream`, positioned at the group's committed offsets. */
+  consumer(options: ConsumerOptions): EventLogConsumer;
+}
+
+export interface ConsumerOptions {
+  group: string;
+  stream: string;
+  /** Where a group without committed offsets starts. Default `earliest`. */
+  from?: 'earliest' | 'latest';
+}
+
+export interface PollOptions {
+  maxRecords: number;
+  /** How long to wait for the first record when none is available. */
+  maxWaitMs: number;
+  signal?: AbortSignal;
+}
+
+export interface EventLogConsumer {
+  /**
+   * Returns the next records after the ones already returned (at most `maxRecords`), as soon as
+   * any are available, or `[]` after `maxWaitMs` / when `signal` aborts. Records of one partition
+   * come in offset order.
+   */
+  poll(options: PollOptions): Promise<LogRecord[]>;
+  /**
+   * Stores, for the group, the position after the last of `records` in each of their partitions.
+   * Only call it once the records are safely processed.
+   */
+  commit(records: readonly LogRecord[]): Promise<void>;
+  /** Records in the stream not yet committed by the group (all partitions this member reads). */
+  lag(): Promise<number>;
+  close(): Promise<void>;
+}
