@@ -1,0 +1,32 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { EventsService } from '../services/events.service.ts';
+import { principalOf } from './auth.ts';
+import { problems } from './common.schema.ts';
+import { Accepted, type EventBatch, EventsBody } from './events.schema.ts';
+
+const events: FastifyPluginAsyncTypebox<{ events: EventsService }> = (app, { events: service }) => {
+  app.post(
+    '/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Send one behaviour event or a batch',
+        description:
+          'All or nothing: one invalid event rejects the request and nothing is written. `202` only once the events are durably in the event log. `Content-Encoding: gzip` accepted.',
+        body: EventsBody,
+        response: { 202: Accepted, ...problems(400, 401, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const accepted = await service.ingest(
+        principalOf(request).userId,
+        'events' in body ? { batch: true, sent_at: (body as EventBatch).sent_at, events: (body as EventBatch).events } : { batch: false, event: body },
+      );
+      return reply.code(202).send({ accepted });
+    },
+  );
+  return Promise.resolve();
+};
+
+export default events;

@@ -1,0 +1,42 @@
+import { Type, type Static } from 'typebox';
+import { EVENT_TYPE_PATTERN, Element, Properties } from '../domain/events.ts';
+import { Timestamp, Uuid } from './common.schema.ts';
+
+export const EventInput = Type.Object(
+  {
+    event_id: Type.Optional(Type.String({ format: 'uuid', description: 'Generated when absent; the same id sent twice is stored once.' })),
+    type: Type.String({ pattern: EVENT_TYPE_PATTERN, examples: ['click', 'view', 'page_view', 'playback_start'] }),
+    element: Type.Optional(Element),
+    film_id: Type.Optional(Uuid),
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    occurred_at: Type.Optional(Type.String({ format: 'date-time', description: 'Client time; server time when absent.' })),
+    started_at: Type.Optional(Timestamp),
+    ended_at: Type.Optional(Type.String({ format: 'date-time', description: 'Not before started_at.' })),
+    properties: Type.Optional(Properties),
+  },
+  { additionalProperties: false, $id: 'EventInput' },
+);
+export type EventInput = Static<typeof EventInput>;
+
+export const EventBatch = Type.Object(
+  {
+    sent_at: Type.Optional(Type.String({ format: 'date-time', description: 'Client time of sending; corrects client clock skew.' })),
+    events: Type.Array(Type.Unsafe<EventInput>({ $ref: 'EventInput#' }), { minItems: 1, maxItems: 1000 }),
+  },
+  { additionalProperties: false },
+);
+export type EventBatch = Static<typeof EventBatch>;
+
+/**
+ * One event, or a batch. `if/then/else` rather than `anyOf` so a bad batch reports the batch's
+ * errors only, not also why it is not a single event.
+ */
+export const EventsBody = Type.Unsafe<EventInput | EventBatch>({
+  type: 'object',
+  if: { type: 'object', required: ['events'] },
+  then: EventBatch,
+  else: { $ref: 'EventInput#' },
+  description: 'One event, or `{sent_at?, events: [...]}` with 1..1000 events.',
+});
+
+export const Accepted = Type.Object({ accepted: Type.Integer({ minimum: 1 }) });

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
+import Fastify from 'fastify';
+import type { Config } from '../config.ts';
+import type { EventLog } from '../ports/event-log.ts';
+import type { Lifecycle } from '../ports/lifecycle.ts';
+import type { UgcStore } from '../ports/ugc-store.ts';
+import type { Warehouse } from '../ports/warehouse.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { EventsService } from '../services/events.service.ts';
+import { UgcService } from '../services/ugc.service.ts';
+import analyticsRoutes from './analytics.routes.ts';
+import auth, { type JwtVerifier } from './auth.ts';
+import body from './body.ts';
+import bookmarksRoutes from './bookmarks.routes.ts';
+import { Problem } from './common.schema.ts';
+import problemDetails from './errors.ts';
+import eventsRoutes from './events.routes.ts';
+import { EventInput } from './events.schema.ts';
+import likesRoutes from './likes.routes.ts';
+import opsRoutes from './ops.routes.ts';
+import reviewsRoutes from './reviews.routes.ts';
+import topicsRoutes from './topics.routes.ts';
+
+export interface ApiDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  verifier: JwtVerifier;
+  log: EventLog;
+  warehouse: Warehouse;
+  store: UgcStore;
+}
+
+// ajv-formats is CommonJS: Node's ESM loader hands us module.exports (the plugin itself),
+// while TypeScript types the default import as the module namespace.
+const addFormats = addFormatsModule as unknown as FormatsPlugin;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Bodies are validated without type coercion (a `"5"` is not a score) and unknown fields are
+ * rejected, not stripped; query strings and path parameters are text, so they are coerced.
+ * Every error is listed, not just the first.
+ */
+function validators() {
+  const common = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false } as const;
+  const bodies = new Ajv({ ...common, coerceTypes: false });
+  const params = new Ajv({ ...common, coerceTypes: 'array' });
+  for (const ajv of [bodies, params]) {
+    addFormats(ajv);
+    ajv.addSchema(EventInput);
+  }
+  return { bodies, params };
+}
+
+export type App = Awaited<ReturnType<typeof buildServer>>;
+
+export async function buildServer(deps: ApiDeps) {
+  const { config, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: config.server.bodyLimitBytes,
+    trustProxy: config.server.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    disableRequestLogging: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const { bodies, params } = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));
+  app.addSchema(Problem);
+  app.addSchema(EventInput);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  await app.register(problemDetails);
+  await app.register(body);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'UGC Service', version: '1.0.0', description: 'Behaviour events and user-generated content of the online cinema.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, () => app.swagger());
+
+  if (config.rateLimit.max > 0) {
+    await app.register(rateLimit, {
+      max: config.rateLimit.max,
+      timeWindow: config.rateLimit.windowMs,
+      hook: 'preHandler',
+      keyGenerator: (request) => (request.principal ? `user:${request.principal.userId}` : `ip:${request.ip}`),
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        message: `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`,
+      }),
+    });
+  }
+
+  const dependencies: Record<string, Lifecycle> = { event_log: deps.log, warehouse: deps.warehouse, store: deps.store };
+  await app.register(opsRoutes, { dependencies, metrics });
+
+  const ugc = new UgcService(deps.store);
+  const events = new EventsService({ log: deps.log, metrics }, config.events.topic);
+  await app.register(
+    async (v1) => {
+      await v1.register(auth, { verifier: deps.verifier });
+      v1.addHook('onRequest', v1.authenticate);
+      await v1.register(eventsRoutes, { events });
+      await v1.register(likesRoutes, { ugc });
+      await v1.register(bookmarksRoutes, { ugc });
+      await v1.register(reviewsRoutes, { ugc });
+      await v1.register(topicsRoutes, { log: deps.log, defaultPartitions: config.events.partitions });
+      await v1.register(analyticsRoutes, { warehouse: deps.warehouse });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,80 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric the service exports, on a registry of its own (not prom-client's
+ * global one) so each app instance and each test starts from zero.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly eventsAccepted = new Counter({
+    name: 'ugc_events_accepted_total',
+    help: 'Events durably written to the event log.',
+    registers: [this.registry],
+  });
+
+  readonly eventsRejected = new Counter({
+    name: 'ugc_events_rejected_total',
+    help: 'Events refused by the API, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly produceLatency = new Histogram({
+    name: 'ugc_event_log_append_duration_seconds',
+    help: 'Time from append to durable acknowledgement by the event log.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly etlBatchSize = new Histogram({
+    name: 'ugc_etl_batch_size',
+    help: 'Records per ETL batch.',
+    buckets: [1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000],
+    registers: [this.registry],
+  });
+
+  readonly etlBatchDuration = new Histogram({
+    name: 'ugc_etl_batch_duration_seconds',
+    help: 'Time to transform, load and commit one ETL batch.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly etlRowsLoaded = new Counter({
+    name: 'ugc_etl_rows_loaded_total',
+    help: 'Rows inserted into the warehouse.',
+    registers: [this.registry],
+  });
+
+  readonly etlInsertFailures = new Counter({
+    name: 'ugc_etl_insert_failures_total',
+    help: 'Failed warehouse inserts, by whether a retry can help.',
+    labelNames: ['retriable'] as const,
+    registers: [this.registry],
+  });
+
+  readonly etlDeadLettered = new Counter({
+    name: 'ugc_etl_dead_lettered_total',
+    help: 'Records sent to the dead-letter stream.',
+    registers: [this.registry],
+  });
+
+  readonly consumerLag = new Gauge({
+    name: 'ugc_etl_consumer_lag',
+    help: 'Records in the events stream not yet committed by the ETL.',
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}
