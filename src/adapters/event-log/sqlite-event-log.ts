@@ -88,12 +88,12 @@ export class SqliteEventLog implements EventLog {
   start(): Promise<void> {
     return run(() => {
       if (this.state !== 'new') return;
-      const db = openSqlite(this.options.path);
+      const db = this.guard('open its database', () => openSqlite(this.options.path));
       try {
         const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
         if (version > SCHEMA_VERSION) throw new BackendError(`Event log schema ${version} is newer than this build.`, { retriable: false });
         if (version < SCHEMA_VERSION) {
-          // IMMEDIATE so two processes starting on one file do not both try to migrate.
+          // IMMEDIATE serialises two processes migrating one file; IF NOT EXISTS makes the second a no-op.
           db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
         }
       } catch (err) {
@@ -270,7 +270,8 @@ export class SqliteEventLog implements EventLog {
       const wake = (): void => {
         clearTimeout(timer);
         stop.removeEventListener('abort', wake);
-        this.waiters.get(stream)?.delete(wake);
+        const set = this.waiters.get(stream);
+        if (set?.delete(wake) && set.size === 0) this.waiters.delete(stream);
         resolve();
       };
       const timer = setTimeout(wake, ms);
