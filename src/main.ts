@@ -1,4 +1,5 @@
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { parseArgs, parseEnv } from 'node:util';
 import { mintToken } from './api/auth.ts';
 import { JwtVerifier } from './api/auth.ts';
 import { buildServer } from './api/server.ts';
@@ -92,6 +93,16 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   etl?.done.catch(() => process.kill(process.pid, 'SIGTERM'));
 }
 
+/** `.env` in the working directory, if there is one; real environment variables win. */
+function dotEnv(): Record<string, string> {
+  try {
+    return parseEnv(readFileSync('.env', 'utf8')) as Record<string, string>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
   if (command === 'help' || argv.includes('--help')) {
@@ -100,7 +111,7 @@ async function main(argv: string[]): Promise<void> {
   }
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig({ ...dotEnv(), ...process.env });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);

@@ -275,11 +275,18 @@ brokers_unfenced() {
 # Stops every node we have a pid file for, whatever KAFKA_NODES says now.
 cmd_stop_all_nodes() {
   local pidfile dir
+  # TERM all nodes at once: stopped one by one, the last node of a multi-node quorum
+  # loses its majority and hangs in controlled shutdown until it is KILLed.
   for pidfile in "$KAFKA_RUN"/node*/kafka.pid; do
     [ -e "$pidfile" ] || continue
     dir="$(dirname "$pidfile")"
-    # The controller quorum needs a majority to shut down cleanly; stopping nodes one by
-    # one with a short grace period keeps `down` fast even for the last node(s).
+    if pid_running "$pidfile" "$dir/server.properties"; then
+      kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null || true
+    fi
+  done
+  for pidfile in "$KAFKA_RUN"/node*/kafka.pid; do
+    [ -e "$pidfile" ] || continue
+    dir="$(dirname "$pidfile")"
     stop_pid "kafka $(basename "$dir")" "$pidfile" "$dir/server.properties" 20
   done
 }

@@ -137,6 +137,10 @@ wait_until() {
 # instead of starting an engine that would die on "address already in use".
 require_port_free() {
   local name="$1" port="$2"
+  case "$port" in
+    '' | *[!0-9]*) die "$name: port '$port' is not a number" ;;
+  esac
+  if [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then die "$name: port $port is out of range"; fi
   if port_open "$port"; then
     die "$name: port $port on 127.0.0.1 is already in use by another process (set the port env var or stop it)"
   fi

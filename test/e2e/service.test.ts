@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { ChdbWarehouse } from '../../src/adapters/warehouse/chdb-warehouse.ts';
+import { SqliteEventLog } from '../../src/adapters/event-log/sqlite-event-log.ts';
+import { eventually } from '../helpers/app.ts';
+import { runCli, startService, stopAll } from '../helpers/service.ts';
+import { type TempDir, makeTempDir } from '../helpers/tmp.ts';
+
+/**
+ * The whole service as a user runs it: a real process on the embedded backends, driven over
+ * HTTP, killed and restarted.
+ */
+describe('end to end: the embedded service as a process', () => {
+  let tmp: TempDir;
+  let env: Record<string, string>;
+  before(async () => {
+    tmp = await makeTempDir('ugc-e2e-');
+    env = { DATA_DIR: tmp.dir, AUTH_JWT_SECRET: randomBytes(32).toString('hex'), ETL_BATCH_MAX_WAIT_MS: '100' };
+  });
+  after(async () => {
+    await stopAll();
+    await tmp.cleanup();
+  });
+
+  async function token(user: string, admin = false): Promise<string> {
+    const { code, stdout, stderr } = await runCli(['token', '--user', user, ...(admin ? ['--admin'] : [])], env);
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'token prints the token alone');
+    assert.match(lines[0] ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    return lines[0] ?? '';
+  }
+
+  async function postEvents(url: string, user: string, events: object[]) {
+    const res = await fetch(`${url}/api/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(user)}` },
+      body: JSON.stringify({ sent_at: new Date().toISOString(), events }),
+    });
+    return { status: res.status, body: (await res.json()) as unknown };
+  }
+
+  async function userEvents(url: string, user: string, adminToken: string): Promise<{ event_id: string }[]> {
+    const res = await fetch(`${url}/api/v1/analytics/users/${user}/events?limit=1000`, { headers: { authorization: `Bearer ${adminToken}` } });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { items: { event_id: string }[] }).items;
+  }
+
+  it('delivers posted events to analytics, and the same event_id twice counts once', async () => {
+    const svc = await startService(env);
+    const admin = await token('admin', true);
+    const user = `e2e-${randomUUID().slice(0, 8)}`;
+    const dup = randomUUID();
+    const film = randomUUID();
+    assert.deepEqual(await postEvents(svc.url, user, [{ type: 'view', film_id: film, event_id: dup }, { type: 'click' }]), { status: 202, body: { accepted: 2 } });
+    assert.deepEqual(await postEvents(svc.url, user, [{ type: 'view', film_id: film, event_id: dup }]), { status: 202, body: { accepted: 1 } });
+    const items = await eventually(() => userEvents(svc.url, user, admin), (e) => e.length >= 2, 20_000, 'events in analytics');
+    // Let the duplicate's batch land too, then check it did not add a row.
+    await eventually(async () => (await fetch(`${svc.url}/metrics`)).text(), (m) => /ugc_etl_rows_loaded_total 3/.test(m), 20_000, 'all three rows loaded');
+    assert.equal((await userEvents(svc.url, user, admin)).length, 2);
+    assert.equal(items.filter((e) => e.event_id === dup).length, 1);
+    const top = await fetch(`${svc.url}/api/v1/analytics/films/top`, { headers: { authorization: `Bearer ${admin}` } });
+    assert.deepEqual(((await top.json()) as { items: { film_id: string; views: number }[] }).items.find((f) => f.film_id === film)?.views, 1);
+    svc.child.kill('SIGTERM');
+    assert.deepEqual(await svc.exited, { code: 0, signal: null });
+  });
+
+  it('loses no acknowledged event when killed with SIGKILL right after the 202', async () => {
+    // The ETL would hold the batch for a minute: the kill certainly lands before it loads.
+    const svc = await startService({ ...env, ETL_BATCH_MAX_WAIT_MS: '60000', ETL_BATCH_SIZE: '100000' });
+    const user = `kill-${randomUUID().slice(0, 8)}`;
+    const events = Array.from({ length: 50 }, () => ({ type: 'playback_progress', event_id: randomUUID() }));
+    const res = await postEvents(svc.url, user, events);
+    assert.equal(res.status, 202);
+    svc.child.kill('SIGKILL');
+    assert.equal((await svc.exited).signal, 'SIGKILL');
+
+    const restarted = await startService(env);
+    const admin = await token('admin', true);
+    const loaded = await eventually(() => userEvents(restarted.url, user, admin), (e) => e.length === 50, 20_000, 'all 50 events after restart');
+    assert.deepEqual(new Set(loaded.map((e) => e.event_id)), new Set(events.map((e) => e.event_id)));
+    restarted.child.kill('SIGTERM');
+    assert.equal((await restarted.exited).code, 0);
+  });
+
+  it('on SIGTERM finishes in-flight work, flushes the ETL batch in hand and commits it', async () => {
+    const svc = await startService({ ...env, ETL_BATCH_MAX_WAIT_MS: '60000', ETL_BATCH_SIZE: '100000' });
+    const user = `term-${randomUUID().slice(0, 8)}`;
+    const res = await postEvents(svc.url, user, Array.from({ length: 20 }, () => ({ type: 'click' })));
+    assert.equal(res.status, 202);
+    svc.child.kill('SIGTERM');
+    assert.deepEqual(await svc.exited, { code: 0, signal: null });
+
+    // With the service stopped, look at the backends directly.
+    const log = new SqliteEventLog({ path: `${tmp.dir}/event-log.sqlite`, defaultPartitions: 4, maxPendingRecords: 1000, retentionMs: 3_600_000 });
+    await log.start();
+    const consumer = log.consumer({ group: 'ugc-etl', stream: 'ugc.events' });
+    assert.equal(await consumer.lag(), 0, 'the ETL committed everything before exiting');
+    await consumer.close();
+    await log.close();
+    const warehouse = new ChdbWarehouse({ path: `${tmp.dir}/warehouse`, database: 'ugc' });
+    await warehouse.start();
+    const events = await warehouse.userEvents(user, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) }, 100);
+    await warehouse.close();
+    assert.equal(events.length, 20);
+  });
+
+  it('refuses to start on bad configuration, naming every bad variable', async () => {
+    const { code, stderr } = await runCli(['serve'], { ...env, PORT: 'abc', ETL_BATCH_SIZE: '0', EVENT_LOG: 'kafkaesque' });
+    assert.equal(code, 2);
+    for (const name of ['PORT', 'ETL_BATCH_SIZE', 'EVENT_LOG']) assert.match(stderr, new RegExp(`${name}=`));
+  });
+});
