@@ -59,6 +59,9 @@ start_detached() {
   shift 2
   mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
   rm -f "$pidfile"
+  # Keep the previous run's log for post-mortems, but start a fresh one so readiness checks
+  # that look for a log line cannot be fooled by the last run's output.
+  if [ -f "$logfile" ]; then mv -f "$logfile" "$logfile.prev"; fi
   # shellcheck disable=SC2016 # $$ and $@ are for the inner shell
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
   # Wait briefly for the pid file so callers can rely on it.
