@@ -29,3 +29,7 @@ for e in "${engines[@]}"; do
     log "$e: removed its data in $UGC_ENGINES_RUN/$dir"
   fi
 done
+# Nothing left running: drop the (now empty) env file too.
+if [ -f "$UGC_ENGINES_RUN/engines.env" ] && [ ! -s "$UGC_ENGINES_RUN/engines.env" ]; then
+  rm -f "$UGC_ENGINES_RUN/engines.env"
+fi

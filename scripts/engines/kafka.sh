@@ -36,7 +36,7 @@ esac
 
 node_port() { echo $((KAFKA_PORT + $1)); }
 controller_port() { echo $((KAFKA_CONTROLLER_PORT + $1)); }
-node_dir() { echo "$KAFKA_RUN/node$1"; }
+node_dir() { echo "$KAFKA_RUN/node$(($1 + 1))"; }
 node_pidfile() { echo "$(node_dir "$1")/kafka.pid"; }
 node_log() { echo "$(node_dir "$1")/server.log"; }
 # Matched against /proc/PID/cmdline: unique per node because it holds the node's config path.

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { EventsService } from '../services/events.service.ts';
 import { principalOf } from './auth.ts';
 import { problems } from './common.schema.ts';
-import { Accepted, type EventBatch, EventsBody } from './events.schema.ts';
+import { Accepted, EventsBody } from './events.schema.ts';
 
 const events: FastifyPluginAsyncTypebox<{ events: EventsService }> = (app, { events: service }) => {
   app.post(
@@ -21,7 +21,7 @@ const events: FastifyPluginAsyncTypebox<{ events: EventsService }> = (app, { eve
       const body = request.body;
       const accepted = await service.ingest(
         principalOf(request).userId,
-        'events' in body ? { batch: true, sent_at: (body as EventBatch).sent_at, events: (body as EventBatch).events } : { batch: false, event: body },
+        'events' in body ? { batch: true, sent_at: body.sent_at, events: body.events } : { batch: false, event: body },
       );
       return reply.code(202).send({ accepted });
     },

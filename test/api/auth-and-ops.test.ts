@@ -138,7 +138,7 @@ describe('JwtVerifier with public keys', () => {
       const other = await generateKeyPair(alg);
       const pem = await exportSPKI(publicKey);
       const verifier = new JwtVerifier(loadConfig({ AUTH_JWT_ALGORITHM: alg, AUTH_JWT_PUBLIC_KEY: pem }).auth);
-      const sign = (key: CryptoKey, claims: Record<string, unknown> = { sub: 'carol', roles: ['admin'] }) =>
+      const sign = (key: Parameters<SignJWT['sign']>[0], claims: Record<string, unknown> = { sub: 'carol', roles: ['admin'] }) =>
         new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('5m').sign(key);
       assert.deepEqual(await verifier.verify(await sign(privateKey)), { userId: 'carol', roles: ['admin'], isAdmin: true });
       await assert.rejects(verifier.verify(await sign(other.privateKey)), UnauthorizedError);

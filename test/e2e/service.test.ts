@@ -38,7 +38,7 @@ describe('end to end: the embedded service as a process', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(user)}` },
       body: JSON.stringify({ sent_at: new Date().toISOString(), events }),
     });
-    return { status: res.status, body: (await res.json()) as unknown };
+    return { status: res.status, body: (await res.json()) };
   }
 
   async function userEvents(url: string, user: string, adminToken: string): Promise<{ event_id: string }[]> {

@@ -1,0 +1,195 @@
+import { BackendError } from '../../src/domain/errors.ts';
+import type {
+  ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecord, LogRecordInput, PollOptions, StreamInfo,
+} from '../../src/ports/event-log.ts';
+import type { EventRow, FilmMetric, FilmStats, StoredEvent, Summary, TimeRange, Warehouse } from '../../src/ports/warehouse.ts';
+
+/**
+ * Fault injection around the REAL adapters: every call reaches the real engine unless a fault
+ * is planned for it, so a test sees the engine's own behaviour (dedup, atomic inserts, error
+ * mapping) and only the failure it asked for.
+ */
+
+/** Delegates every call; subclasses override the ones they break or count. */
+class WarehouseWrapper implements Warehouse {
+  protected readonly real: Warehouse;
+
+  constructor(real: Warehouse) {
+    this.real = real;
+  }
+
+  get kind(): string {
+    return this.real.kind;
+  }
+
+  start(): Promise<void> {
+    return this.real.start();
+  }
+
+  close(): Promise<void> {
+    return this.real.close();
+  }
+
+  ping(): Promise<void> {
+    return this.real.ping();
+  }
+
+  migrate(): Promise<number[]> {
+    return this.real.migrate();
+  }
+
+  insertEvents(rows: readonly EventRow[]): Promise<void> {
+    return this.real.insertEvents(rows);
+  }
+
+  summary(range: TimeRange): Promise<Summary> {
+    return this.real.summary(range);
+  }
+
+  topFilms(range: TimeRange, metric: FilmMetric, limit: number): Promise<FilmStats[]> {
+    return this.real.topFilms(range, metric, limit);
+  }
+
+  userEvents(userId: string, range: TimeRange, limit: number): Promise<StoredEvent[]> {
+    return this.real.userEvents(userId, range, limit);
+  }
+}
+
+export class FlakyWarehouse extends WarehouseWrapper {
+  /** insertEvents calls so far, failed or not. */
+  attempts = 0;
+  /** insertEvents calls that reached the real warehouse. */
+  delivered = 0;
+  readonly #failFirst: number;
+  readonly #error: (attempt: number) => Error;
+
+  constructor(real: Warehouse, options: { failFirst: number; error?: (attempt: number) => Error }) {
+    super(real);
+    this.#failFirst = options.failFirst;
+    this.#error = options.error ?? ((attempt) => new BackendError(`injected: warehouse unavailable (attempt ${attempt})`, { retriable: true }));
+  }
+
+  override async insertEvents(rows: readonly EventRow[]): Promise<void> {
+    this.attempts += 1;
+    if (this.attempts <= this.#failFirst) throw this.#error(this.attempts);
+    this.delivered += 1;
+    await this.real.insertEvents(rows);
+  }
+}
+
+/**
+ * Rejects the first `failFirst` inserts (`Infinity`: every insert) with a retriable
+ * BackendError, or with `error(attempt)`; later inserts reach the real warehouse.
+ */
+export function flakyWarehouse(real: Warehouse, options: { failFirst: number; error?: (attempt: number) => Error }): FlakyWarehouse {
+  return new FlakyWarehouse(real, options);
+}
+
+export class CorruptingWarehouse extends WarehouseWrapper {
+  /** The size of every batch handed to insertEvents, in order. */
+  readonly batches: number[] = [];
+  readonly #isBad: (row: EventRow) => boolean;
+
+  constructor(real: Warehouse, isBad: (row: EventRow) => boolean) {
+    super(real);
+    this.#isBad = isBad;
+  }
+
+  override insertEvents(rows: readonly EventRow[]): Promise<void> {
+    this.batches.push(rows.length);
+    return this.real.insertEvents(rows.map((r) => (this.#isBad(r) ? { ...r, event_id: 'not-a-uuid' } : r)));
+  }
+}
+
+/**
+ * Rows matching `isBad` get an event_id the engine cannot parse, so the real warehouse itself
+ * refuses every statement containing one (all or nothing) through its own error mapping: a
+ * stand-in for data that passes the transform but that ClickHouse will never load.
+ */
+export function corruptingWarehouse(real: Warehouse, isBad: (row: EventRow) => boolean): CorruptingWarehouse {
+  return new CorruptingWarehouse(real, isBad);
+}
+
+export interface LogTap {
+  /** Records returned by the polls of every consumer made through the wrapper. */
+  polled: number;
+  /** Successful commits. */
+  commits: number;
+}
+
+export interface TappedLogOptions {
+  /** Thrown by every consumer's commit instead of committing (a crash between load and commit). */
+  commitError?: Error;
+}
+
+/** Counts what the consumers made through it poll and commit; optionally breaks commit. */
+export class TappedEventLog implements EventLog {
+  readonly tap: LogTap = { polled: 0, commits: 0 };
+  readonly #real: EventLog;
+  readonly #options: TappedLogOptions;
+
+  constructor(real: EventLog, options: TappedLogOptions = {}) {
+    this.#real = real;
+    this.#options = options;
+  }
+
+  get kind(): string {
+    return this.#real.kind;
+  }
+
+  start(): Promise<void> {
+    return this.#real.start();
+  }
+
+  close(): Promise<void> {
+    return this.#real.close();
+  }
+
+  ping(): Promise<void> {
+    return this.#real.ping();
+  }
+
+  append(stream: string, records: LogRecordInput[]): Promise<void> {
+    return this.#real.append(stream, records);
+  }
+
+  createStream(name: string, options?: CreateStreamOptions): Promise<void> {
+    return this.#real.createStream(name, options);
+  }
+
+  ensureStream(name: string, options?: CreateStreamOptions): Promise<void> {
+    return this.#real.ensureStream(name, options);
+  }
+
+  deleteStream(name: string): Promise<void> {
+    return this.#real.deleteStream(name);
+  }
+
+  listStreams(): Promise<StreamInfo[]> {
+    return this.#real.listStreams();
+  }
+
+  consumer(options: ConsumerOptions): EventLogConsumer {
+    const real = this.#real.consumer(options);
+    const { tap } = this;
+    const { commitError } = this.#options;
+    return {
+      async poll(poll: PollOptions): Promise<LogRecord[]> {
+        const records = await real.poll(poll);
+        tap.polled += records.length;
+        return records;
+      },
+      async commit(records: readonly LogRecord[]): Promise<void> {
+        if (commitError) throw commitError;
+        await real.commit(records);
+        tap.commits += 1;
+      },
+      lag: () => real.lag(),
+      close: () => real.close(),
+    };
+  }
+}
+
+export function tappedLog(real: EventLog, options: TappedLogOptions = {}): TappedEventLog {
+  return new TappedEventLog(real, options);
+}
