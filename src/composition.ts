@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChdbWarehouse } from './adapters/warehouse/chdb-warehouse.ts';
+import { KafkaEventLog } from './adapters/event-log/kafka-event-log.ts';
 import { SqliteEventLog } from './adapters/event-log/sqlite-event-log.ts';
+import { MongoUgcStore } from './adapters/store/mongo-ugc-store.ts';
 import { SqliteUgcStore } from './adapters/store/sqlite-ugc-store.ts';
+import { ChdbWarehouse } from './adapters/warehouse/chdb-warehouse.ts';
+import { ClickhouseWarehouse } from './adapters/warehouse/clickhouse-warehouse.ts';
 import type { Config } from './config.ts';
 import type { EventLog } from './ports/event-log.ts';
 import type { UgcStore } from './ports/ugc-store.ts';
@@ -24,6 +27,13 @@ export function createEventLog(config: Config, logger: Logger): EventLog {
         retentionMs: config.eventLog.retentionMs,
         logger: logger.child({ component: 'event-log' }),
       });
+    case 'kafka':
+      return new KafkaEventLog({
+        ...config.eventLog.kafka,
+        defaultPartitions: config.events.partitions,
+        maxPendingRecords: config.eventLog.maxPendingRecords,
+        logger: logger.child({ component: 'event-log' }),
+      });
   }
 }
 
@@ -31,6 +41,8 @@ export function createWarehouse(config: Config): Warehouse {
   switch (config.warehouse.backend) {
     case 'chdb':
       return new ChdbWarehouse({ path: config.warehouse.path, database: config.warehouse.database });
+    case 'clickhouse':
+      return new ClickhouseWarehouse({ ...config.warehouse.clickhouse, database: config.warehouse.database });
   }
 }
 
@@ -38,6 +50,8 @@ export function createStore(config: Config): UgcStore {
   switch (config.store.backend) {
     case 'sqlite':
       return new SqliteUgcStore({ path: config.store.path });
+    case 'mongodb':
+      return new MongoUgcStore(config.store.mongodb);
   }
 }
 

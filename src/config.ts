@@ -12,13 +12,22 @@ export interface Config {
   log: { level: string };
   dataDir: string;
   eventLog: {
-    backend: 'sqlite';
+    backend: 'sqlite' | 'kafka';
+    /** Embedded log file. */
     path: string;
     maxPendingRecords: number;
     retentionMs: number;
+    kafka: { brokers: string[]; clientId: string; replicationFactor: number; timeoutMs: number };
   };
-  warehouse: { backend: 'chdb'; path: string; database: string };
-  store: { backend: 'sqlite'; path: string };
+  warehouse: {
+    backend: 'chdb' | 'clickhouse';
+    /** chDB session directory. */
+    path: string;
+    database: string;
+    migrateOnStart: boolean;
+    clickhouse: { url: string; username: string; password: string };
+  };
+  store: { backend: 'sqlite' | 'mongodb'; path: string; mongodb: { url: string; database: string } };
   events: { topic: string; dlqTopic: string; partitions: number };
   etl: { group: string; batchSize: number; batchMaxWaitMs: number; retryMinMs: number; retryMaxMs: number };
   auth: {
@@ -79,16 +88,40 @@ export const VARIABLES = {
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   },
   DATA_DIR: { description: 'Directory of every embedded backend (event log, warehouse, store).', default: './data', parse: str() },
-  EVENT_LOG: { description: 'Event log backend.', default: 'sqlite', parse: oneOf('sqlite') },
+  EVENT_LOG: { description: 'Event log backend: sqlite (embedded) or kafka.', default: 'sqlite', parse: oneOf('sqlite', 'kafka') },
+  KAFKA_BROKERS: {
+    description: 'Kafka bootstrap brokers, comma-separated host:port.',
+    default: '127.0.0.1:9092',
+    parse: (raw: string) => {
+      const brokers = raw.split(',').map((b) => b.trim()).filter((b) => b.length > 0);
+      if (brokers.length === 0 || !brokers.every((b) => /^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b))) {
+        throw new BadValue('comma-separated host:port pairs');
+      }
+      return brokers;
+    },
+  },
+  KAFKA_CLIENT_ID: { description: 'Kafka client id (shows in broker logs and quotas).', default: 'ugc-service', parse: str() },
+  KAFKA_REPLICATION_FACTOR: { description: 'Replication factor of the topics the service creates (3 in production).', default: '1', parse: int(1, 32) },
+  KAFKA_TIMEOUT_MS: {
+    description: 'Longest wait for a Kafka acknowledgement or connection before the API answers 503.',
+    default: '1000',
+    parse: int(100, 120_000),
+  },
   EVENT_LOG_MAX_PENDING: {
     description: 'Records waiting for the log before new events get 503 + Retry-After.',
     default: '100000',
     parse: int(1, 10_000_000),
   },
   EVENT_LOG_RETENTION_HOURS: { description: 'Embedded log: records older than this are deleted.', default: '168', parse: int(1, 87_600) },
-  WAREHOUSE: { description: 'Analytics warehouse backend.', default: 'chdb', parse: oneOf('chdb') },
+  WAREHOUSE: { description: 'Analytics warehouse backend: chdb (embedded) or clickhouse.', default: 'chdb', parse: oneOf('chdb', 'clickhouse') },
+  CLICKHOUSE_URL: { description: 'ClickHouse server HTTP endpoint.', default: 'http://127.0.0.1:8123', parse: url },
+  CLICKHOUSE_USER: { description: 'ClickHouse user.', default: 'default', parse: str() },
+  CLICKHOUSE_PASSWORD: { description: 'ClickHouse password (empty for none).', parse: (raw: string) => raw },
+  WAREHOUSE_MIGRATE_ON_START: { description: 'Apply pending warehouse migrations when a process starts.', default: 'true', parse: bool },
   CLICKHOUSE_DATABASE: { description: 'Warehouse database name.', default: 'ugc', parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier') },
-  STORE: { description: 'Likes, bookmarks and reviews backend.', default: 'sqlite', parse: oneOf('sqlite') },
+  STORE: { description: 'Likes, bookmarks and reviews backend: sqlite (embedded) or mongodb.', default: 'sqlite', parse: oneOf('sqlite', 'mongodb') },
+  MONGODB_URL: { description: 'MongoDB connection string.', default: 'mongodb://127.0.0.1:27017', parse: str(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URL') },
+  MONGODB_DATABASE: { description: 'MongoDB database name.', default: 'ugc', parse: str(/^[^/\\. "$]{1,63}$/, 'a database name') },
   EVENTS_TOPIC: { description: 'Stream (topic) that accepted events are written to.', default: 'ugc.events', parse: topicName },
   EVENTS_DLQ_TOPIC: { description: 'Stream (topic) for records the ETL can never load.', default: 'ugc.events.dlq', parse: topicName },
   EVENTS_TOPIC_PARTITIONS: { description: 'Partitions of the events stream when the service creates it.', default: '4', parse: int(1, 1000) },
@@ -171,9 +204,25 @@ export function loadConfig(env: Env = process.env): Config {
       path: resolve(dataDir, 'event-log.sqlite'),
       maxPendingRecords: get('EVENT_LOG_MAX_PENDING'),
       retentionMs: get<number>('EVENT_LOG_RETENTION_HOURS') * 3_600_000,
+      kafka: {
+        brokers: get('KAFKA_BROKERS'),
+        clientId: get('KAFKA_CLIENT_ID'),
+        replicationFactor: get('KAFKA_REPLICATION_FACTOR'),
+        timeoutMs: get('KAFKA_TIMEOUT_MS'),
+      },
     },
-    warehouse: { backend: get('WAREHOUSE'), path: resolve(dataDir, 'warehouse'), database: get('CLICKHOUSE_DATABASE') },
-    store: { backend: get('STORE'), path: resolve(dataDir, 'ugc.sqlite') },
+    warehouse: {
+      backend: get('WAREHOUSE'),
+      path: resolve(dataDir, 'warehouse'),
+      database: get('CLICKHOUSE_DATABASE'),
+      migrateOnStart: get('WAREHOUSE_MIGRATE_ON_START'),
+      clickhouse: { url: get('CLICKHOUSE_URL'), username: get('CLICKHOUSE_USER'), password: opt<string>('CLICKHOUSE_PASSWORD') ?? '' },
+    },
+    store: {
+      backend: get('STORE'),
+      path: resolve(dataDir, 'ugc.sqlite'),
+      mongodb: { url: get('MONGODB_URL'), database: get('MONGODB_DATABASE') },
+    },
     events: { topic: get('EVENTS_TOPIC'), dlqTopic: get('EVENTS_DLQ_TOPIC'), partitions: get('EVENTS_TOPIC_PARTITIONS') },
     etl: {
       group: get('ETL_GROUP'),

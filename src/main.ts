@@ -61,8 +61,10 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
     await Promise.all(backends.map((b) => b.start()));
     await log.ensureStream(config.events.topic, { partitions: config.events.partitions });
     await log.ensureStream(config.events.dlqTopic, { partitions: 1 });
-    const applied = await warehouse.migrate();
-    if (applied.length > 0) logger.info({ applied }, 'warehouse migrations applied');
+    if (config.warehouse.migrateOnStart) {
+      const applied = await warehouse.migrate();
+      if (applied.length > 0) logger.info({ applied }, 'warehouse migrations applied');
+    }
   } catch (err) {
     await closeAll(logger, backends);
     throw err;

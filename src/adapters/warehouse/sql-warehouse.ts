@@ -150,7 +150,7 @@ export class SqlWarehouse implements Warehouse {
       `SELECT toString(event_id) AS event_id, argMin(user_id, received_at) AS user_id, argMin(type, received_at) AS type,
               argMin(element_kind, received_at) AS element_kind, argMin(element_id, received_at) AS element_id,
               argMin(toString(film_id), received_at) AS film_id, argMin(description, received_at) AS description,
-              min(occurred_at) AS occurred, min(received_at) AS received,
+              argMin(occurred_at, received_at) AS occurred, min(received_at) AS received,
               argMin(started_at, received_at) AS started, argMin(ended_at, received_at) AS ended,
               argMin(properties, received_at) AS properties
        FROM (SELECT * FROM ${this.#db}.events WHERE user_id = ${quote(userId)} AND ${this.#where(range)})

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { ChdbWarehouse } from '../../src/adapters/warehouse/chdb-warehouse.ts';
+import { toBackendError } from '../../src/adapters/warehouse/clickhouse-errors.ts';
+import { warehouseContract } from '../contracts/warehouse.contract.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
+import type { TempDir } from '../helpers/tmp.ts';
+
+// One session directory for the whole file: tests run one after another and each opens (and
+// closes) its own session on a database of its own.
+let tmp: TempDir;
+let path: string;
+
+before(async () => {
+  tmp = await makeTempDir('ugc-chdb-');
+  path = join(tmp.dir, 'chdb');
+});
+after(async () => {
+  await tmp.cleanup();
+});
+
+warehouseContract('chdb', (database) => {
+  const warehouse = new ChdbWarehouse({ path, database });
+  // The directory goes with the file; closing the session is all a test leaves behind.
+  return Promise.resolve({ warehouse, cleanup: () => warehouse.close() });
+});
+
+void describe('ChdbWarehouse', () => {
+  const range = { from: new Date(Date.UTC(2026, 0, 1)), to: new Date(Date.UTC(2027, 0, 1)) };
+
+  void it('keeps loaded data once the process that loaded it has exited', async () => {
+    const database = `t_${randomBytes(6).toString('hex')}`;
+    const filmId = randomUUID();
+    const moduleUrl = pathToFileURL(join(import.meta.dirname, '../../src/adapters/warehouse/chdb-warehouse.ts')).href;
+    const script = `
+      import { ChdbWarehouse } from ${JSON.stringify(moduleUrl)};
+      const w = new ChdbWarehouse({ path: ${JSON.stringify(path)}, database: ${JSON.stringify(database)} });
+      await w.start();
+      await w.migrate();
+      const row = (type, ms) => ({ event_id: crypto.randomUUID(), user_id: 'survivor', type, element_kind: '', element_id: '',
+        film_id: ${JSON.stringify(filmId)}, description: '', occurred_at: '2026-05-01T10:00:00.000Z', received_at: '2026-05-01T10:00:01.000Z',
+        started_at: '2026-05-01T09:00:00.000Z', ended_at: new Date(Date.parse('2026-05-01T09:00:00.000Z') + ms).toISOString(),
+        duration_ms: ms, properties: {} });
+      await w.insertEvents([row('view', 1500), row('playback_stop', 250), row('click', 0)]);
+      await w.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+
+    const w = new ChdbWarehouse({ path, database });
+    try {
+      await w.start();
+      assert.deepEqual(await w.migrate(), []);
+      assert.deepEqual(await w.summary(range), { events: 3, users: 1, by_type: { view: 1, playback_stop: 1, click: 1 } });
+      assert.deepEqual(await w.topFilms(range, 'watch_seconds', 1), [{ film_id: filmId, views: 1, watch_seconds: 1.75 }]);
+    } finally {
+      await w.close();
+    }
+  });
+
+  void it('maps ClickHouse data errors to non-retriable and every other failure to retriable', () => {
+    const chdbError = (code: number, name: string): Error => new Error(`Code: ${code}. DB::Exception: something. (${name})`);
+    assert.equal(toBackendError(chdbError(376, 'CANNOT_PARSE_UUID'), 'insert').retriable, false);
+    assert.equal(toBackendError(chdbError(27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED'), 'insert').retriable, false);
+    assert.equal(toBackendError(chdbError(252, 'TOO_MANY_PARTS'), 'insert').retriable, true);
+    assert.equal(toBackendError(chdbError(60, 'UNKNOWN_TABLE'), 'insert').retriable, true);
+    assert.equal(toBackendError(new Error('socket hang up'), 'insert').retriable, true);
+    const mapped = toBackendError(chdbError(41, 'CANNOT_PARSE_DATETIME'), 'warehouse insert');
+    assert.match(mapped.message, /ClickHouse code 41/);
+    assert.ok(mapped.cause instanceof Error);
+  });
+});
