@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { KafkaEventLog, type KafkaEventLogOptions } from '../../src/adapters/event-log/kafka-event-log.ts';
+import { partitionForKey } from '../../src/adapters/event-log/partitioner.ts';
+import { UnavailableError } from '../../src/domain/errors.ts';
+import { eventLogContract } from '../contracts/event-log.contract.ts';
+import { engineConfig, unreachable } from '../helpers/engines.ts';
+
+const kafka = engineConfig.eventLog.kafka;
+
+function makeLog(overrides: Partial<KafkaEventLogOptions> = {}): KafkaEventLog {
+  return new KafkaEventLog({
+    ...kafka,
+    timeoutMs: 5000,
+    defaultPartitions: 4,
+    maxPendingRecords: 100_000,
+    logger: pino({ level: 'silent' }),
+    ...overrides,
+  });
+}
+
+async function started(overrides: Partial<KafkaEventLogOptions> = {}): Promise<KafkaEventLog> {
+  const log = makeLog(overrides);
+  try {
+    await log.start();
+  } catch (err) {
+    await log.close();
+    throw unreachable('Kafka', kafka.brokers.join(','), err);
+  }
+  return log;
+}
+
+eventLogContract('kafka', async () => {
+  const log = await started();
+  return { log, cleanup: () => log.close() };
+});
+
+describe('KafkaEventLog against a real broker', () => {
+  it('places records in the partition Kafka’s own partitioner picks', async () => {
+    const log = await started();
+    const stream = `p-${randomUUID()}`;
+    try {
+      await log.createStream(stream, { partitions: 4 });
+      const keys = ['user_1', 'user_2', 'user_3', 'пользователь', 'user_5'];
+      await Promise.all(keys.map((key) => log.append(stream, [{ key, value: Buffer.from(key) }])));
+      const consumer = log.consumer({ group: `g-${randomUUID()}`, stream });
+      const got = [];
+      const deadline = Date.now() + 15_000;
+      while (got.length < keys.length && Date.now() < deadline) got.push(...(await consumer.poll({ maxRecords: 100, maxWaitMs: 200 })));
+      await consumer.close();
+      for (const r of got) assert.equal(r.partition, partitionForKey(r.key, 4), r.key);
+      assert.equal(got.length, keys.length);
+    } finally {
+      await log.deleteStream(stream).catch(() => undefined);
+      await log.close();
+    }
+  });
+
+  it('reports the replication factor and accepts topic configs', async () => {
+    const log = await started();
+    const stream = `c-${randomUUID()}`;
+    try {
+      await log.createStream(stream, { partitions: 2, replicationFactor: 1, config: { 'retention.ms': '3600000' } });
+      const info = (await log.listStreams()).find((s) => s.name === stream);
+      assert.deepEqual(info, { name: stream, partitions: 2, replicationFactor: 1 });
+      await assert.rejects(log.createStream(`bad-${randomUUID()}`, { config: { 'retention.ms': 'forever' } }), { name: 'ValidationError' });
+    } finally {
+      await log.deleteStream(stream).catch(() => undefined);
+      await log.close();
+    }
+  });
+
+  it('refuses appends at once when its queue is full', async () => {
+    const log = await started({ maxPendingRecords: 10 });
+    const stream = `q-${randomUUID()}`;
+    try {
+      await log.createStream(stream, { partitions: 1 });
+      const big = Array.from({ length: 11 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) }));
+      await assert.rejects(log.append(stream, big), UnavailableError);
+    } finally {
+      await log.deleteStream(stream).catch(() => undefined);
+      await log.close();
+    }
+  });
+
+  it('answers within about a second when the cluster is unreachable: start, ping and append fail with UnavailableError', async () => {
+    const down = makeLog({ brokers: ['127.0.0.1:1'], timeoutMs: 1000 });
+    const t0 = Date.now();
+    await assert.rejects(down.ping(), UnavailableError);
+    await assert.rejects(down.append('ugc.events', [{ key: 'u', value: Buffer.from('x') }]), UnavailableError);
+    assert.ok(Date.now() - t0 < 3500, `took ${Date.now() - t0} ms`);
+    await down.close();
+  });
+});
