@@ -22,6 +22,8 @@ export interface RunningService {
 const started = new Set<ChildProcess>();
 
 export async function startService(env: Record<string, string>, command = 'serve', timeoutMs = 30_000): Promise<RunningService> {
+  // `etl` has no HTTP listener; it is up once its consumer loop started.
+  const ready = command === 'etl' ? 'ETL started' : 'UGC Service listening';
   const child = spawn(process.execPath, [MAIN, command], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,9 +47,9 @@ export async function startService(env: Record<string, string>, command = 'serve
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === 'UGC Service listening' && typeof entry.url === 'string') {
+        if (entry.msg === ready) {
           clearTimeout(timer);
-          resolve(entry.url);
+          resolve(typeof entry.url === 'string' ? entry.url : '');
         }
       } catch {
         // not a log line
