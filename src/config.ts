@@ -29,7 +29,7 @@ export interface Config {
   };
   store: { backend: 'sqlite' | 'mongodb'; path: string; mongodb: { url: string; database: string } };
   events: { topic: string; dlqTopic: string; partitions: number };
-  etl: { group: string; batchSize: number; batchMaxWaitMs: number; retryMinMs: number; retryMaxMs: number };
+  etl: { group: string; batchSize: number; batchMaxWaitMs: number; retryMinMs: number; retryMaxMs: number; httpPort: number };
   auth: {
     algorithm: JwtAlgorithm;
     /** Unset with HS256: a development secret is generated under the data directory. */
@@ -40,6 +40,7 @@ export interface Config {
     audience: string | undefined;
   };
   rateLimit: { max: number; windowMs: number };
+  sentry: { dsn: string | undefined; environment: string };
 }
 
 type Env = Record<string, string | undefined>;
@@ -130,6 +131,7 @@ export const VARIABLES = {
   ETL_BATCH_MAX_WAIT_MS: { description: 'A partial batch is flushed after this long.', default: '1000', parse: int(1, 600_000) },
   ETL_RETRY_MIN_MS: { description: 'First back-off after a failed warehouse insert.', default: '200', parse: int(1, 600_000) },
   ETL_RETRY_MAX_MS: { description: 'Longest back-off between warehouse insert attempts.', default: '30000', parse: int(1, 3_600_000) },
+  ETL_HTTP_PORT: { description: 'Port of the `etl` process’s /healthz, /readyz and /metrics (0 picks a free one).', default: '9464', parse: int(0, 65535) },
   AUTH_JWT_ALGORITHM: { description: 'JWT algorithm accepted: HS256 (secret) or RS256/ES256 (public key or JWKS).', default: 'HS256', parse: oneOf('HS256', 'RS256', 'ES256') },
   AUTH_JWT_SECRET: {
     description: 'HS256 shared secret (at least 32 characters). Unset: a development secret is generated in DATA_DIR.',
@@ -143,6 +145,8 @@ export const VARIABLES = {
   RATE_LIMIT_MAX: { description: 'Requests per window per user (or IP when anonymous); 0 disables.', default: '6000', parse: int(0, 10_000_000) },
   RATE_LIMIT_WINDOW_MS: { description: 'Rate limit window.', default: '60000', parse: int(1000, 86_400_000) },
   TRUST_PROXY: { description: 'Trust X-Forwarded-* from the proxy in front (nginx).', default: 'false', parse: bool },
+  SENTRY_DSN: { description: 'Sentry DSN; unexpected 5xx and ETL crashes are reported when set.', parse: url },
+  SENTRY_ENVIRONMENT: { description: 'Sentry environment tag.', default: 'production', parse: str() },
   SHUTDOWN_TIMEOUT_MS: { description: 'Longest graceful shutdown before the process exits anyway.', default: '15000', parse: int(100, 600_000) },
 } satisfies Record<string, VarSpec>;
 
@@ -230,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxWaitMs: get('ETL_BATCH_MAX_WAIT_MS'),
       retryMinMs: get('ETL_RETRY_MIN_MS'),
       retryMaxMs: get('ETL_RETRY_MAX_MS'),
+      httpPort: get('ETL_HTTP_PORT'),
     },
     auth: {
       algorithm,
@@ -240,5 +245,6 @@ export function loadConfig(env: Env = process.env): Config {
       audience: opt('AUTH_JWT_AUDIENCE'),
     },
     rateLimit: { max: get('RATE_LIMIT_MAX'), windowMs: get('RATE_LIMIT_WINDOW_MS') },
+    sentry: { dsn: opt('SENTRY_DSN'), environment: get('SENTRY_ENVIRONMENT') },
   };
 }

@@ -6,7 +6,9 @@ import { buildServer } from './api/server.ts';
 import { createEventLog, createStore, createWarehouse, withJwtSecret } from './composition.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { createErrorReporter } from './observability/error-reporter.ts';
 import { Metrics } from './observability/metrics.ts';
+import { buildOpsServer } from './api/ops-server.ts';
 import { Etl } from './pipeline/etl.ts';
 import type { Lifecycle } from './ports/lifecycle.ts';
 
@@ -50,6 +52,7 @@ async function closeAll(logger: Logger, backends: Lifecycle[]): Promise<void> {
 
 async function run(command: string, config: Config, logger: Logger): Promise<void> {
   const metrics = new Metrics();
+  const reporter = createErrorReporter({ ...config.sentry, release: `ugc-service@${process.env.npm_package_version ?? 'dev'}` });
   const withApi = command === 'serve' || command === 'api';
   const withEtl = command === 'serve' || command === 'etl';
 
@@ -75,11 +78,16 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
     : undefined;
 
   const verifier = new JwtVerifier(config.auth);
-  const app = withApi && store ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store }) : undefined;
+  const app = withApi && store ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter }) : undefined;
   if (app) {
     await verifier.ready();
     const url = await app.listen({ host: config.server.host, port: config.server.port });
-    logger.info({ url, eventLog: log.kind, warehouse: warehouse.kind, store: store?.kind }, 'UGC Service listening');
+    logger.info({ listen_url: url, event_log: log.kind, warehouse: warehouse.kind, store: store?.kind }, 'UGC Service listening');
+  }
+  const ops = withApi ? undefined : await buildOpsServer({ dependencies: { event_log: log, warehouse }, metrics, logger });
+  if (ops) {
+    const url = await ops.listen({ host: config.server.host, port: config.etl.httpPort });
+    logger.info({ listen_url: url }, 'ETL operations endpoint listening');
   }
   etl?.start();
   if (etl) logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
@@ -88,11 +96,16 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
     // Order matters: stop intake, let in-flight requests finish, flush the batch in hand, close.
     await app?.close();
     await etl?.stop(config.server.shutdownTimeoutMs);
+    await ops?.close();
     await closeAll(logger, backends);
+    await reporter.flush(2000);
     logger.info('stopped');
   });
   // The ETL dying is fatal for its process: a supervisor restarts it and it resumes from the log.
-  etl?.done.catch(() => process.kill(process.pid, 'SIGTERM'));
+  etl?.done.catch((err: unknown) => {
+    reporter.capture(err, { component: 'etl' });
+    process.kill(process.pid, 'SIGTERM');
+  });
 }
 
 /** `.env` in the working directory, if there is one; real environment variables win. */

@@ -113,6 +113,7 @@ export default fp(
       const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match?.[1]) throw new UnauthorizedError('A Bearer token is required.');
       request.principal = await opts.verifier.verify(match[1]);
+      request.log = request.log.child({ 'user.id': request.principal.userId });
     });
     app.decorate('requireAdmin', (request: FastifyRequest) => {
       if (!request.principal?.isAdmin) return Promise.reject(new ForbiddenError('This route is for administrators.'));

@@ -10,6 +10,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '../domain/errors.ts';
+import type { ErrorReporter } from '../observability/error-reporter.ts';
 
 /**
  * Every error leaves as RFC 9457 Problem Details. 4xx say what was wrong; 5xx say only that
@@ -94,7 +95,13 @@ function appErrorStatus(err: AppError): number {
   return 500;
 }
 
-function handleError(this: FastifyInstance, err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+function unexpected(reporter: ErrorReporter, err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  request.log.error({ err }, 'request failed');
+  reporter.capture(err, { requestId: request.id, userId: request.principal?.userId, route: request.routeOptions.url });
+  return sendProblem(reply, 500, 'The request failed; quote the request id when reporting it.');
+}
+
+function handleError(reporter: ErrorReporter, err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (err.validation) {
     return sendProblem(reply, 400, `Invalid ${err.validationContext ?? 'request'}.`, fieldErrors(err.validation, err.validationContext));
   }
@@ -105,26 +112,20 @@ function handleError(this: FastifyInstance, err: FastifyError, request: FastifyR
       void reply.header('retry-after', String(err.retryAfterSeconds));
       return sendProblem(reply, 503, 'A backend is unavailable; retry later.');
     }
-    if (status === 500) {
-      request.log.error({ err }, 'request failed');
-      return sendProblem(reply, 500, 'The request failed; quote the request id when reporting it.');
-    }
+    if (status === 500) return unexpected(reporter, err, request, reply);
     if (status === 401) void reply.header('www-authenticate', 'Bearer');
     return sendProblem(reply, status, err.message, err instanceof ValidationError ? err.errors : undefined);
   }
   // Fastify's own errors: bad JSON, body too large, wrong media type, rate limit.
   if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR') return sendProblem(reply, 400, 'The gzip body is corrupt.');
   const status = err.statusCode ?? 500;
-  if (status >= 500) {
-    request.log.error({ err }, 'request failed');
-    return sendProblem(reply, 500, 'The request failed; quote the request id when reporting it.');
-  }
+  if (status >= 500) return unexpected(reporter, err, request, reply);
   return sendProblem(reply, status, err.message);
 }
 
 export default fp(
-  (app: FastifyInstance) => {
-    app.setErrorHandler(handleError);
+  (app: FastifyInstance, opts: { reporter: ErrorReporter }) => {
+    app.setErrorHandler((err: FastifyError, request, reply) => handleError(opts.reporter, err, request, reply));
     app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`));
   },
   { name: 'problem-details' },

@@ -101,7 +101,7 @@ describe('end to end on Kafka, ClickHouse server and MongoDB', () => {
 
     // Both processes owned partitions of the topic.
     for (const etl of etls) {
-      const owned = etl.logs.filter((l) => l.msg === 'consumer group assignment').at(-1)?.partitions;
+      const owned = etl.logs.filter((l) => l.message === 'consumer group assignment').at(-1)?.partitions;
       assert.ok(Array.isArray(owned) && owned.length > 0, `each ETL owns partitions: ${JSON.stringify(owned)}`);
     }
     // Still exact once the processes stop (their last batches committed, nothing re-loaded twice).

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
+import pino, { type DestinationStream } from 'pino';
+import { type ErrorReporter, noReporter } from '../../src/observability/error-reporter.ts';
+import { createLogger } from '../../src/observability/logger.ts';
 import { JwtVerifier, mintToken } from '../../src/api/auth.ts';
 import { type App, buildServer } from '../../src/api/server.ts';
 import { createEventLog, createStore, createWarehouse } from '../../src/composition.ts';
@@ -29,11 +31,19 @@ export interface TestApp {
  * directory per process, so a test file builds one app (`before`, closed in `after`) and its
  * tests use random ids to stay apart.
  */
-export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Wraps the real store (fault injection). */
+  wrapStore?: (store: UgcStore) => UgcStore;
+  reporter?: ErrorReporter;
+  /** Receives the app's log lines (ECS JSON) at info level. */
+  logDestination?: DestinationStream;
+}
+
+export async function buildTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const tmp = await makeTempDir('ugc-api-');
   const secret = randomBytes(32).toString('hex');
   const config = loadConfig({ DATA_DIR: tmp.dir, AUTH_JWT_SECRET: secret, LOG_LEVEL: 'silent', ...env });
-  const logger = pino({ level: 'silent' });
+  const logger = options.logDestination ? createLogger({ level: 'info', name: 'test', destination: options.logDestination }) : pino({ level: 'silent' });
   const metrics = new Metrics({ defaultMetrics: false });
   const log = createEventLog(config, logger);
   const warehouse = createWarehouse(config);
@@ -42,7 +52,16 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   await log.ensureStream(config.events.topic, { partitions: config.events.partitions });
   await log.ensureStream(config.events.dlqTopic, { partitions: 1 });
   await warehouse.migrate();
-  const app = await buildServer({ config, logger, metrics, verifier: new JwtVerifier(config.auth), log, warehouse, store });
+  const app = await buildServer({
+    config,
+    logger,
+    metrics,
+    verifier: new JwtVerifier(config.auth),
+    log,
+    warehouse,
+    store: options.wrapStore ? options.wrapStore(store) : store,
+    reporter: options.reporter ?? noReporter,
+  });
   await app.ready();
   return {
     close: async () => {

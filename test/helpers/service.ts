@@ -47,9 +47,9 @@ export async function startService(env: Record<string, string>, command = 'serve
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === ready) {
+        if (entry.message === ready) {
           clearTimeout(timer);
-          resolve(typeof entry.url === 'string' ? entry.url : '');
+          resolve(typeof entry.listen_url === 'string' ? entry.listen_url : '');
         }
       } catch {
         // not a log line
