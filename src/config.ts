@@ -95,7 +95,7 @@ export const VARIABLES = {
     default: '127.0.0.1:9092',
     parse: (raw: string) => {
       const brokers = raw.split(',').map((b) => b.trim()).filter((b) => b.length > 0);
-      if (brokers.length === 0 || !brokers.every((b) => /^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b))) {
+      if (brokers.length === 0 || !brokers.every((b) => /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b))) {
         throw new BadValue('comma-separated host:port pairs');
       }
       return brokers;
