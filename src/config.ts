@@ -25,7 +25,7 @@ export interface Config {
     path: string;
     database: string;
     migrateOnStart: boolean;
-    clickhouse: { url: string; username: string; password: string };
+    clickhouse: { url: string; username: string; password: string; cluster: string | undefined };
   };
   store: { backend: 'sqlite' | 'mongodb'; path: string; mongodb: { url: string; database: string } };
   events: { topic: string; dlqTopic: string; partitions: number };
@@ -118,6 +118,10 @@ export const VARIABLES = {
   CLICKHOUSE_URL: { description: 'ClickHouse server HTTP endpoint.', default: 'http://127.0.0.1:8123', parse: url },
   CLICKHOUSE_USER: { description: 'ClickHouse user.', default: 'default', parse: str() },
   CLICKHOUSE_PASSWORD: { description: 'ClickHouse password (empty for none).', parse: (raw: string) => raw },
+  CLICKHOUSE_CLUSTER: {
+    description: 'ClickHouse cluster name (remote_servers); set it and migrations create replicated tables behind a Distributed table.',
+    parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier'),
+  },
   WAREHOUSE_MIGRATE_ON_START: { description: 'Apply pending warehouse migrations when a process starts.', default: 'true', parse: bool },
   CLICKHOUSE_DATABASE: { description: 'Warehouse database name.', default: 'ugc', parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier') },
   STORE: { description: 'Likes, bookmarks and reviews backend: sqlite (embedded) or mongodb.', default: 'sqlite', parse: oneOf('sqlite', 'mongodb') },
@@ -220,7 +224,12 @@ export function loadConfig(env: Env = process.env): Config {
       path: resolve(dataDir, 'warehouse'),
       database: get('CLICKHOUSE_DATABASE'),
       migrateOnStart: get('WAREHOUSE_MIGRATE_ON_START'),
-      clickhouse: { url: get('CLICKHOUSE_URL'), username: get('CLICKHOUSE_USER'), password: opt<string>('CLICKHOUSE_PASSWORD') ?? '' },
+      clickhouse: {
+        url: get('CLICKHOUSE_URL'),
+        username: get('CLICKHOUSE_USER'),
+        password: opt<string>('CLICKHOUSE_PASSWORD') ?? '',
+        cluster: opt('CLICKHOUSE_CLUSTER'),
+      },
     },
     store: {
       backend: get('STORE'),

@@ -5,6 +5,8 @@ import { toBackendError } from './clickhouse-errors.ts';
 import { type ClickhouseExecutor, SqlWarehouse } from './sql-warehouse.ts';
 
 export interface ClickhouseWarehouseOptions {
+  /** `remote_servers` cluster name: tables are created ON CLUSTER, replicated and distributed. */
+  cluster?: string | undefined;
   url: string;
   username: string;
   password: string;
@@ -133,7 +135,7 @@ export class ClickhouseWarehouse extends SqlWarehouse {
 
   constructor(options: ClickhouseWarehouseOptions) {
     const executor = new HttpExecutor(options);
-    super(executor, { database: options.database });
+    super(executor, { database: options.database, cluster: options.cluster });
     this.#executor = executor;
     this.#pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
   }

@@ -4,42 +4,84 @@ import type { Dialect } from './clickhouse-dialect.ts';
  * Versioned warehouse schema. A migration is never edited once released; a change is a new
  * version. Statements must be idempotent (IF NOT EXISTS) because a crash can interrupt a
  * migration between its statements and its row in `schema_migrations`.
+ *
+ * On a cluster (`CLICKHOUSE_CLUSTER`) every table is created `ON CLUSTER`: the data lives in a
+ * `*_local` ReplicatedReplacingMergeTree on each shard's replicas, and the name the queries use
+ * is a Distributed table over it, sharded by user so a user's events (and any re-sent copy of
+ * one) sit on one shard, where replacing-merge deduplication can see them.
  */
+export interface SchemaContext {
+  db: string;
+  d: Dialect;
+  cluster: string | undefined;
+}
+
 export interface Migration {
   version: number;
   name: string;
-  statements: (db: string, d: Dialect) => string[];
+  statements: (ctx: SchemaContext) => string[];
+}
+
+export const onCluster = (ctx: SchemaContext): string => (ctx.cluster === undefined ? '' : ` ON CLUSTER ${ctx.cluster}`);
+
+/** A replacing table, replicated when on a cluster; `name` is the table queries use. */
+function replacingTable(ctx: SchemaContext, name: string, columns: string, rest: string, shardingKey: string): string[] {
+  if (ctx.cluster === undefined) {
+    return [`CREATE TABLE IF NOT EXISTS ${ctx.db}.${name} (${columns}) ENGINE = ReplacingMergeTree ${rest}`];
+  }
+  const local = `${name}_local`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${ctx.db}.${local}${onCluster(ctx)} (${columns})
+     ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/${ctx.db}/${local}', '{replica}') ${rest}`,
+    `CREATE TABLE IF NOT EXISTS ${ctx.db}.${name}${onCluster(ctx)} AS ${ctx.db}.${local}
+     ENGINE = Distributed(${ctx.cluster}, ${ctx.db}, ${local}, ${shardingKey})`,
+  ];
 }
 
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'events table',
-    statements: (db, d) => [
+    statements: (ctx) =>
       // ReplacingMergeTree collapses rows with the same sorting key, so a batch the ETL loads
       // twice (crash before the offset commit) merges back to one row per event; queries still
       // group by event_id so counts are exact before merges happen and for an event_id a client
       // re-sent with different content. The key starts with the day so range scans (top films,
       // summaries) read only the days asked for, then the user so per-user timelines are a
       // contiguous range within each day.
-      `CREATE TABLE IF NOT EXISTS ${db}.events (
-        event_id UUID,
+      replacingTable(
+        ctx,
+        'events',
+        `event_id UUID,
         user_id String,
-        type ${d.lowCardinality('String')},
-        element_kind ${d.lowCardinality('String')},
+        type ${ctx.d.lowCardinality('String')},
+        element_kind ${ctx.d.lowCardinality('String')},
         element_id String,
         film_id Nullable(UUID),
         description String,
-        occurred_at ${d.timestamp},
-        received_at ${d.timestamp},
-        started_at Nullable(${d.timestamp}),
-        ended_at Nullable(${d.timestamp}),
+        occurred_at ${ctx.d.timestamp},
+        received_at ${ctx.d.timestamp},
+        started_at Nullable(${ctx.d.timestamp}),
+        ended_at Nullable(${ctx.d.timestamp}),
         duration_ms UInt64,
         properties String,
-        loaded_at DateTime DEFAULT now()${d.filmIndex ? `,\n        ${d.filmIndex}` : ''}
-      ) ENGINE = ReplacingMergeTree
-      PARTITION BY ${d.month('occurred_at')}
-      ORDER BY (${d.day('occurred_at')}, user_id, occurred_at, event_id)`,
-    ],
+        loaded_at DateTime DEFAULT now()${ctx.d.filmIndex ? `,\n        ${ctx.d.filmIndex}` : ''}`,
+        `PARTITION BY ${ctx.d.month('occurred_at')}
+      ORDER BY (${ctx.d.day('occurred_at')}, user_id, occurred_at, event_id)`,
+        'cityHash64(user_id)',
+      ),
   },
 ];
+
+/**
+ * The migrations ledger. On a cluster it is replicated to every node (one ZooKeeper/Keeper path
+ * for all shards), so whichever node the service talks to knows what was applied.
+ */
+export function migrationsTable(ctx: SchemaContext): string {
+  const columns = 'version UInt32, name String, applied_at DateTime DEFAULT now()';
+  const engine =
+    ctx.cluster === undefined
+      ? 'MergeTree'
+      : `ReplicatedMergeTree('/clickhouse/tables/all/${ctx.db}/schema_migrations', '{shard}-{replica}')`;
+  return `CREATE TABLE IF NOT EXISTS ${ctx.db}.schema_migrations${onCluster(ctx)} (${columns}) ENGINE = ${engine} ORDER BY version`;
+}

@@ -1,7 +1,7 @@
 import { BackendError } from '../../domain/errors.ts';
 import type { EventRow, FilmMetric, FilmStats, StoredEvent, Summary, TimeRange, Warehouse } from '../../ports/warehouse.ts';
 import { type Dialect, dialectFor, quote } from './clickhouse-dialect.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { MIGRATIONS, type SchemaContext, migrationsTable, onCluster } from './migrations.ts';
 
 /**
  * What a ClickHouse backend must do for the warehouse; chDB and the HTTP client each implement
@@ -39,7 +39,10 @@ export class SqlWarehouse implements Warehouse {
   #dialect: Dialect | undefined;
   #closed = false;
 
-  constructor(executor: ClickhouseExecutor, options: { database: string }) {
+  #cluster: string | undefined;
+
+  constructor(executor: ClickhouseExecutor, options: { database: string; cluster?: string | undefined }) {
+    this.#cluster = options.cluster;
     this.#exec = executor;
     this.kind = executor.kind;
     this.#db = options.database;
@@ -49,7 +52,7 @@ export class SqlWarehouse implements Warehouse {
     await this.#exec.open();
     const { data } = await this.#exec.select<{ v: string }>('SELECT version() AS v');
     this.#dialect = dialectFor(data[0]?.v ?? '');
-    await this.#exec.command(`CREATE DATABASE IF NOT EXISTS ${this.#db}`);
+    await this.#exec.command(`CREATE DATABASE IF NOT EXISTS ${this.#db}${onCluster(this.#schema)}`);
   }
 
   get #d(): Dialect {
@@ -57,17 +60,18 @@ export class SqlWarehouse implements Warehouse {
     return this.#dialect;
   }
 
+  get #schema(): SchemaContext {
+    return { db: this.#db, d: this.#d, cluster: this.#cluster };
+  }
+
   async migrate(): Promise<number[]> {
-    await this.#exec.command(
-      `CREATE TABLE IF NOT EXISTS ${this.#db}.schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now())
-       ENGINE = MergeTree ORDER BY version`,
-    );
+    await this.#exec.command(migrationsTable(this.#schema));
     const { data } = await this.#exec.select<{ version: number }>(`SELECT version FROM ${this.#db}.schema_migrations`);
     const done = new Set(data.map((r) => Number(r.version)));
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      for (const statement of m.statements(this.#db, this.#d)) await this.#exec.command(statement);
+      for (const statement of m.statements(this.#schema)) await this.#exec.command(statement);
       await this.#exec.command(
         `INSERT INTO ${this.#db}.schema_migrations (version, name) VALUES (${m.version}, ${quote(m.name)})`,
       );
