@@ -89,7 +89,7 @@ export class Etl {
     const { batchSize, batchMaxWaitMs } = this.#options;
     const batch: LogRecord[] = [];
     let deadline = Number.POSITIVE_INFINITY;
-    while (batch.length < batchSize) {
+    while (batch.length < batchSize && !this.#stop.signal.aborted) {
       const wait = batch.length === 0 ? batchMaxWaitMs : deadline - Date.now();
       if (wait <= 0) break;
       const records = await consumer.poll({ maxRecords: batchSize - batch.length, maxWaitMs: wait, signal: this.#stop.signal });
@@ -160,7 +160,7 @@ export class Etl {
       try {
         return await action();
       } catch (err) {
-        if (this.#abort.signal.aborted) throw err;
+        if (!isRetriable(err) || this.#abort.signal.aborted) throw err;
         const delay = Math.min(retryMaxMs, retryMinMs * 2 ** attempt) * (0.5 + Math.random() / 2);
         this.#deps.logger.warn({ err, attempt, delayMs: Math.round(delay) }, `${what} failed; retrying`);
         await sleep(delay, undefined, { signal: this.#abort.signal });

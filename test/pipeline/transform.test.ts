@@ -20,7 +20,7 @@ function message(overrides: Partial<EventMessage> = {}): EventMessage {
 
 function dlqReason(value: Buffer | string | object): string {
   const result = toEventRow(record(value));
-  assert.equal(result.kind, 'dlq', `expected a dead letter for ${String(value)}`);
+  assert.equal(result.kind, 'dlq', 'expected a dead letter');
   return result.reason;
 }
 
@@ -111,7 +111,8 @@ void describe('toEventRow', () => {
     assert.match(dlqReason({ ...message(), type: 'Bad Type' }), /^not an event message: \/type /);
     assert.match(dlqReason({ ...message(), properties: { nested: { no: 1 } } }), /^not an event message: \/properties/);
     assert.match(dlqReason({ ...message(), extra: 1 }), /^not an event message: /);
-    const { occurred_at: _dropped, ...missing } = message();
+    const missing: Partial<EventMessage> = message();
+    delete missing.occurred_at;
     assert.match(dlqReason(missing), /^not an event message: /);
   });
 

@@ -1,8 +1,13 @@
 import { MongoClient } from 'mongodb';
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { Review, VoteValue } from '../../domain/reviews.ts';
 import { KeyedLock } from './mongo-keyed-lock.ts';
-import { INDEXES } from './mongo-ugc-schema.ts';
+import { INDEXES, reviewFromDoc, voteDelta } from './mongo-ugc-schema.ts';
 import type { BookmarkDoc, LikeDoc, ReviewDoc, VoteDoc } from './mongo-ugc-schema.ts';
+
+/**
+ * Connection set-up and the review-counter writes of MongoUgcStore.
+ */
 
 /** A connected client with the store's typed collections, indexes in place. */
 export interface Connection {
@@ -25,7 +30,7 @@ export async function openConnection(url: string, database: string): Promise<Con
     await client.connect();
     const db = client.db(database);
     const info = await db.admin().buildInfo();
-    await Promise.all(Object.entries(INDEXES).map(([name, indexes]) => db.collection(name).createIndexes(indexes)));
+    await Promise.all(Object.entries(INDEXES).map(([name, indexes]) => createIndexes(db, name, indexes)));
     return {
       client,
       db,
@@ -42,6 +47,16 @@ export async function openConnection(url: string, database: string): Promise<Con
 }
 
 /**
+ * One index per createIndexes command: FerretDB 1.24 panics and drops the connection when one
+ * command lists several indexes that all exist already (every start after the first). MongoDB
+ * treats each existing one as a no-op either way; new indexes on a big collection are a
+ * migration, not something to build at start-up.
+ */
+async function createIndexes(db: Db, collection: string, indexes: readonly IndexDescription[]): Promise<void> {
+  for (const index of indexes) await db.collection(collection).createIndexes([index]);
+}
+
+/**
  * MongoDB applies each single-document update atomically, so review writes need no lock.
  * FerretDB 1.x does not: it reads the document, applies the operators and writes the whole
  * document back, so concurrent `$inc`s are lost (measured: 100 parallel `$inc` -> 4..19) and a
@@ -50,4 +65,29 @@ export async function openConnection(url: string, database: string): Promise<Con
  */
 export function reviewWrite<T>(conn: Connection, reviewId: string, write: () => Promise<T>): Promise<T> {
   return conn.reviewLock === null ? write() : conn.reviewLock.run(reviewId, write);
+}
+
+/** Moves the review's counters by a vote change; deletes the vote if the review is gone. */
+export async function applyVote(
+  { reviews, votes }: Connection,
+  reviewId: string,
+  userId: string,
+  before: VoteValue | null,
+  after: VoteValue | null,
+): Promise<Review | null> {
+  const { upvotes, downvotes } = voteDelta(before, after);
+  const doc =
+    upvotes === 0 && downvotes === 0
+      ? await reviews.findOne({ _id: reviewId })
+      : await reviews.findOneAndUpdate(
+          { _id: reviewId },
+          { $inc: { upvotes, downvotes, rating: upvotes - downvotes } },
+          { returnDocument: 'after' },
+        );
+  if (doc === null) {
+    // Deleted after our check: its deleteMany may have run before our vote was written.
+    await votes.deleteOne({ review_id: reviewId, user_id: userId });
+    return null;
+  }
+  return reviewFromDoc(doc);
 }

@@ -5,7 +5,7 @@ import type { Like, LikeSummary } from '../../domain/likes.ts';
 import type { NewReview, Review, ReviewPatch, ReviewSort, VoteValue } from '../../domain/reviews.ts';
 import type { Page, PageRequest } from '../../ports/page.ts';
 import type { UgcStore } from '../../ports/ugc-store.ts';
-import { openConnection, reviewWrite } from './mongo-connection.ts';
+import { applyVote, openConnection, reviewWrite } from './mongo-connection.ts';
 import type { Connection } from './mongo-connection.ts';
 import { isDuplicateKey, retryOnDuplicate, translateError } from './mongo-errors.ts';
 import {
@@ -22,7 +22,6 @@ import {
   reviewToDoc,
   toDate,
   toPage,
-  voteDelta,
 } from './mongo-ugc-schema.ts';
 import type { ReviewDoc } from './mongo-ugc-schema.ts';
 
@@ -229,7 +228,7 @@ export class MongoUgcStore implements UgcStore {
       reviewWrite(conn, id, async () => {
         if ((await conn.reviews.deleteOne({ _id: id })).deletedCount === 0) return false;
         // The review goes first: a vote racing with the delete then finds no review to count on
-        // and removes itself (#applyVote). Votes left by a crash here are never read again.
+        // and removes itself (applyVote). Votes left by a crash here are never read again.
         await conn.votes.deleteMany({ review_id: id });
         return true;
       }),
@@ -262,7 +261,7 @@ export class MongoUgcStore implements UgcStore {
             { upsert: true, returnDocument: 'before' },
           ),
         );
-        return this.#applyVote(conn, reviewId, userId, before?.value ?? null, value);
+        return applyVote(conn, reviewId, userId, before?.value ?? null, value);
       }),
     );
   }
@@ -271,34 +270,9 @@ export class MongoUgcStore implements UgcStore {
     return this.#run((conn) =>
       reviewWrite(conn, reviewId, async () => {
         const before = await conn.votes.findOneAndDelete({ review_id: reviewId, user_id: userId });
-        return this.#applyVote(conn, reviewId, userId, before?.value ?? null, null);
+        return applyVote(conn, reviewId, userId, before?.value ?? null, null);
       }),
     );
-  }
-
-  /** Moves the review's counters by a vote change; deletes the vote if the review is gone. */
-  async #applyVote(
-    { reviews, votes }: Connection,
-    reviewId: string,
-    userId: string,
-    before: VoteValue | null,
-    after: VoteValue | null,
-  ): Promise<Review | null> {
-    const { upvotes, downvotes } = voteDelta(before, after);
-    const doc =
-      upvotes === 0 && downvotes === 0
-        ? await reviews.findOne({ _id: reviewId })
-        : await reviews.findOneAndUpdate(
-            { _id: reviewId },
-            { $inc: { upvotes, downvotes, rating: upvotes - downvotes } },
-            { returnDocument: 'after' },
-          );
-    if (doc === null) {
-      // Deleted after our check: its deleteMany may have run before our vote was written.
-      await votes.deleteOne({ review_id: reviewId, user_id: userId });
-      return null;
-    }
-    return reviewFromDoc(doc);
   }
 
   async #run<T>(fn: (conn: Connection) => Promise<T>): Promise<T> {
