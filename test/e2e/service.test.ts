@@ -57,7 +57,20 @@ describe('end to end: the embedded service as a process', () => {
     assert.deepEqual(await postEvents(svc.url, user, [{ type: 'view', film_id: film, event_id: dup }]), { status: 202, body: { accepted: 1 } });
     const items = await eventually(() => userEvents(svc.url, user, admin), (e) => e.length >= 2, 20_000, 'events in analytics');
     // Let the duplicate's batch land too, then check it did not add a row.
-    await eventually(async () => (await fetch(`${svc.url}/metrics`)).text(), (m) => /ugc_etl_rows_loaded_total 3/.test(m), 20_000, 'all three rows loaded');
+    const metrics = await eventually(
+      async () => (await fetch(`${svc.url}/metrics`)).text(),
+      (m) => /ugc_etl_rows_loaded_total 3/.test(m) && /ugc_etl_consumer_lag 0/.test(m),
+      20_000,
+      'all three rows loaded',
+    );
+    // The pipeline's own metrics, scraped after real traffic.
+    assert.match(metrics, /ugc_events_accepted_total 3/);
+    assert.match(metrics, /ugc_event_log_append_duration_seconds_count 2/);
+    assert.match(metrics, /ugc_etl_batch_size_count [1-9]/);
+    assert.match(metrics, /ugc_etl_batch_duration_seconds_count [1-9]/);
+    assert.match(metrics, /ugc_etl_dead_lettered_total 0/);
+    assert.match(metrics, /ugc_etl_insert_failures_total\b/);
+    assert.match(metrics, /http_request_duration_seconds_bucket\{le="0.1",method="POST",route="\/api\/v1\/events",status="202"\} [12]/);
     assert.equal((await userEvents(svc.url, user, admin)).length, 2);
     assert.equal(items.filter((e) => e.event_id === dup).length, 1);
     const top = await fetch(`${svc.url}/api/v1/analytics/films/top`, { headers: { authorization: `Bearer ${admin}` } });
