@@ -3,6 +3,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
+import { createClient } from '@clickhouse/client';
+import { MongoClient } from 'mongodb';
+import pino from 'pino';
+import { KafkaEventLog } from '../../src/adapters/event-log/kafka-event-log.ts';
 import { mintToken } from '../../src/api/auth.ts';
 import { eventually } from '../helpers/app.ts';
 import { engineConfig } from '../helpers/engines.ts';
@@ -42,12 +46,22 @@ describe('end to end on Kafka, ClickHouse server and MongoDB', () => {
       EVENTS_TOPIC_PARTITIONS: '4',
       ETL_GROUP: `e2e-${run}`,
       ETL_BATCH_MAX_WAIT_MS: '200',
+      // Each etl process serves its metrics on a port of its own.
+      ETL_HTTP_PORT: '0',
     };
     api = await startService(env, 'api');
   });
   after(async () => {
     await stopAll();
     await tmp.cleanup();
+    // Leave the shared engines as we found them.
+    const mongo = new MongoClient(engineConfig.store.mongodb.url, { serverSelectionTimeoutMS: 2000 });
+    await mongo.db(env.MONGODB_DATABASE).dropDatabase().finally(() => mongo.close());
+    const clickhouse = createClient({ url: engineConfig.warehouse.clickhouse.url });
+    await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${env.CLICKHOUSE_DATABASE ?? ''}` }).finally(() => clickhouse.close());
+    const kafka = new KafkaEventLog({ ...engineConfig.eventLog.kafka, defaultPartitions: 1, maxPendingRecords: 1, logger: pino({ level: 'silent' }) });
+    for (const topic of [env.EVENTS_TOPIC, env.EVENTS_DLQ_TOPIC]) await kafka.deleteStream(topic ?? '').catch(() => undefined);
+    await kafka.close();
   });
 
   const bearer = async (user: string, admin = false) => ({
