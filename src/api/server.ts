@@ -45,6 +45,7 @@ export interface ApiDeps {
 const addFormats = addFormatsModule as unknown as FormatsPlugin;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const EVENTS_ROUTE = '/api/v1/events';
 
 /**
  * Bodies are validated without type coercion (a `"5"` is not a score) and unknown fields are
@@ -93,6 +94,7 @@ export async function buildServer(deps: ApiDeps) {
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (route === EVENTS_ROUTE && reply.statusCode >= 400) metrics.eventRequestsRejected.inc({ status: String(reply.statusCode) });
     request.log.info(
       {
         'event.kind': 'event',

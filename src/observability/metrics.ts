@@ -21,10 +21,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly eventsRejected = new Counter({
-    name: 'ugc_events_rejected_total',
-    help: 'Events refused by the API, by reason.',
-    labelNames: ['reason'] as const,
+  readonly eventRequestsRejected = new Counter({
+    name: 'ugc_event_requests_rejected_total',
+    help: 'POST /api/v1/events requests answered with an error, by status (400 invalid, 413, 415, 429, 503 ...).',
+    labelNames: ['status'] as const,
     registers: [this.registry],
   });
 
@@ -68,11 +68,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  #lagSource: (() => Promise<number>) | undefined;
+
+  /** Asked of the event log at scrape time only: the ETL's hot path never pays for it. */
   readonly consumerLag = new Gauge({
     name: 'ugc_etl_consumer_lag',
-    help: 'Records in the events stream not yet committed by the ETL.',
+    help: 'Records in the events stream not yet committed by the ETL (measured when scraped).',
     registers: [this.registry],
+    collect: async () => {
+      if (this.#lagSource) this.consumerLag.set(await this.#lagSource().catch(() => Number.NaN));
+    },
   });
+
+  /** The ETL registers how to measure its consumer lag. */
+  measureLagWith(source: (() => Promise<number>) | undefined): void {
+    this.#lagSource = source;
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

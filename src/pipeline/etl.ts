@@ -49,7 +49,9 @@ export class Etl {
 
   start(): void {
     if (this.#running) return;
-    this.#consumer = this.#deps.log.consumer({ group: this.#options.group, stream: this.#options.topic });
+    const consumer = this.#deps.log.consumer({ group: this.#options.group, stream: this.#options.topic });
+    this.#consumer = consumer;
+    this.#deps.metrics.measureLagWith(() => consumer.lag());
     this.#running = this.#loop(this.#consumer).catch((err: unknown) => {
       if (this.#abort.signal.aborted) return;
       this.#deps.logger.fatal({ err }, 'ETL stopped on an unexpected error');
@@ -71,6 +73,7 @@ export class Etl {
         await this.#running?.catch(() => undefined);
       } finally {
         clearTimeout(timer);
+        this.#deps.metrics.measureLagWith(undefined);
         await this.#consumer?.close();
       }
     })();
@@ -121,7 +124,6 @@ export class Etl {
     metrics.etlBatchSize.observe(batch.length);
     metrics.etlRowsLoaded.inc(good.length - rejected.length);
     endTimer();
-    metrics.consumerLag.set(await consumer.lag().catch(() => Number.NaN));
     logger.debug({ records: batch.length, loaded: good.length - rejected.length, dead: dead.length }, 'batch committed');
   }
 

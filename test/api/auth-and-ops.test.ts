@@ -78,7 +78,9 @@ describe('authentication, request ids and operations routes', () => {
       dependencies: { event_log: { status: 'up' }, warehouse: { status: 'up' }, store: { status: 'up' } },
     });
     await t.app.inject({ method: 'POST', url: '/api/v1/events', headers: await t.auth('m'), payload: { type: 'click' } });
+    await t.app.inject({ method: 'POST', url: '/api/v1/events', headers: await t.auth('m'), payload: { type: 'Nope' } });
     const metrics = await t.app.inject('/metrics');
+    assert.match(metrics.body, /ugc_event_requests_rejected_total\{status="400"\} 1/);
     assert.equal(metrics.statusCode, 200);
     assert.match(metrics.headers['content-type'] ?? '', /^text\/plain/);
     assert.match(metrics.body, /ugc_events_accepted_total 1/);

@@ -1,5 +1,5 @@
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
-import { NotFoundError, UnavailableError } from '../../domain/errors.ts';
+import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.ts';
 import type { ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecordInput, StreamInfo } from '../../ports/event-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
@@ -187,7 +187,7 @@ export class KafkaEventLog implements EventLog {
     try {
       await this.createStream(name, options);
     } catch (err) {
-      if ((err as Error).name !== 'ConflictError') throw err;
+      if (!(err instanceof ConflictError)) throw err;
     }
   }
 
