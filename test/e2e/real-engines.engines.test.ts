@@ -130,6 +130,30 @@ describe('end to end on Kafka, ClickHouse server and MongoDB', () => {
     assert.equal((await summary()).events, sent);
   });
 
+  it('loses nothing when an ETL process is killed mid-stream: the survivor takes over its partitions', async () => {
+    const base = (await summary()).events;
+    const [victim, survivor] = [await startService(env, 'etl'), await startService(env, 'etl')];
+    const sendBatch = async (tag: string) => {
+      const users = Array.from({ length: 20 }, (_, i) => `${tag}-${run}-${i}`);
+      await Promise.all(
+        users.map(async (user) => {
+          const res = await post('/api/v1/events', user, { events: Array.from({ length: 10 }, () => ({ type: 'click' })) });
+          assert.equal(res.status, 202);
+        }),
+      );
+      return users.length * 10;
+    };
+    let sent = await sendBatch('before');
+    victim.child.kill('SIGKILL');
+    assert.equal((await victim.exited).signal, 'SIGKILL');
+    sent += await sendBatch('after');
+    // The group notices the dead member within its session timeout (10 s) and rebalances.
+    const result = await eventually(summary, (s) => s.events >= base + sent, 60_000, `${sent} more events in ClickHouse`);
+    assert.equal(result.events, base + sent, 'every event exactly once');
+    survivor.child.kill('SIGTERM');
+    assert.equal((await survivor.exited).code, 0);
+  });
+
   it('serves likes, bookmarks and reviews from MongoDB with the contract’s rules', async () => {
     const film = randomUUID();
     const [alice, bob] = [`alice-${run}`, `bob-${run}`];
