@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -173,11 +174,17 @@ describe('end to end on Kafka, ClickHouse server and MongoDB', () => {
   });
 
   it('answers 503 with Retry-After within about a second while Kafka does not answer, and recovers', async () => {
-    // Freeze the broker (SIGSTOP): connections stay open but nothing answers — the worst case
-    // for a client, which would otherwise wait forever.
-    const pid = Number(readFileSync(KAFKA_PID_FILE, 'utf8').trim());
-    assert.ok(pid > 0, `broker pid from ${KAFKA_PID_FILE}`);
-    process.kill(pid, 'SIGSTOP');
+    // Freeze the broker: connections stay open but nothing answers — the worst case for a
+    // client, which would otherwise wait forever. Locally the broker is our process (SIGSTOP);
+    // in GitHub Actions it is a service container (docker pause).
+    const container = process.env.KAFKA_CONTAINER_ID;
+    const pid = container ? 0 : Number(readFileSync(KAFKA_PID_FILE, 'utf8').trim());
+    assert.ok(container || pid > 0, `broker pid from ${KAFKA_PID_FILE}`);
+    const freeze = (on: boolean) => {
+      if (container) execFileSync('docker', [on ? 'pause' : 'unpause', container]);
+      else process.kill(pid, on ? 'SIGSTOP' : 'SIGCONT');
+    };
+    freeze(true);
     try {
       const t0 = Date.now();
       const res = await fetch(`${api.url}/api/v1/events`, {
@@ -192,7 +199,7 @@ describe('end to end on Kafka, ClickHouse server and MongoDB', () => {
       const ready = await fetch(`${api.url}/readyz`);
       assert.equal(ready.status, 503);
     } finally {
-      process.kill(pid, 'SIGCONT');
+      freeze(false);
     }
     await eventually(
       async () => (await post('/api/v1/events', `thawed-${run}`, { type: 'click' })).status,

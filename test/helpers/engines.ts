@@ -7,6 +7,8 @@ import { loadConfig } from '../../src/config.ts';
 export const engineConfig = loadConfig({
   KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
   CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+  CLICKHOUSE_USER: process.env.CLICKHOUSE_USER ?? 'default',
+  CLICKHOUSE_PASSWORD: process.env.CLICKHOUSE_PASSWORD ?? '',
   MONGODB_URL: process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017',
 });
 
