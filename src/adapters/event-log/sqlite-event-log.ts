@@ -1,10 +1,10 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
-import { AppError, BackendError, ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../domain/errors.ts';
+import { BackendError, ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../domain/errors.ts';
 import type { FieldError } from '../../domain/errors.ts';
 import type {
   ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecordInput, StreamInfo,
 } from '../../ports/event-log.ts';
-import { openSqlite } from '../sqlite.ts';
+import { SQLITE_CONSTRAINT_PRIMARYKEY, inTransaction, openSqlite, toSqliteError } from '../sqlite.ts';
 import { partitionForKey } from './partitioner.ts';
 import { SqliteEventLogConsumer } from './sqlite-event-log-consumer.ts';
 import type { ConsumerLog } from './sqlite-event-log-consumer.ts';
@@ -30,10 +30,6 @@ export interface SqliteEventLogOptions {
 const SCHEMA_VERSION = 1;
 const RETENTION_CHECK_MS = 60_000;
 const STREAM_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-// SQLite primary result codes where the same write can succeed later (busy, locked, nomem,
-// readonly, ioerr, full, cantopen): callers get 503 + Retry-After instead of a 500.
-const TRANSIENT = new Set([5, 6, 7, 8, 10, 13, 14]);
-const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS streams (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL,
@@ -55,13 +51,7 @@ const run = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resolve(
 
 /** Maps a SQLite failure to the service's errors: transient ones say a retry can help. */
 export function toStorageError(err: unknown, action: string): Error {
-  if (err instanceof AppError) return err;
-  const errcode = (err as { errcode?: unknown } | null)?.errcode;
-  if (typeof errcode !== 'number') return err instanceof Error ? err : new Error(String(err));
-  const message = `The event log could not ${action}.`;
-  return TRANSIENT.has(errcode & 0xff)
-    ? new UnavailableError(message, { cause: err, retryAfterSeconds: 1 })
-    : new BackendError(message, { cause: err, retriable: false });
+  return toSqliteError(err, `The event log could not ${action}.`);
 }
 
 /** The embedded event log: one SQLite file, every append committed with `synchronous=FULL`. */
@@ -258,17 +248,7 @@ export class SqliteEventLog implements EventLog {
   transaction<T>(fn: () => T): T {
     const db = this.db;
     if (!db) throw new UnavailableError('The event log is closed.');
-    // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy_timeout) at BEGIN
-    // rather than failing with SQLITE_BUSY when a read lock cannot be upgraded.
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw err;
-    }
+    return inTransaction(db, fn);
   }
 
   /** Resolves on an in-process append to `stream`, after `ms`, or when `signal` aborts. */

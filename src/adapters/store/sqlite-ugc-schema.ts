@@ -1,10 +1,11 @@
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
 import type { Bookmark } from '../../domain/bookmarks.ts';
-import { AppError, BackendError, UnavailableError, ValidationError } from '../../domain/errors.ts';
+import { BackendError, ValidationError } from '../../domain/errors.ts';
 import type { Like } from '../../domain/likes.ts';
 import type { Review, ReviewSort } from '../../domain/reviews.ts';
 import type { Page } from '../../ports/page.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { inTransaction, isUniqueViolation, toSqliteError } from '../sqlite.ts';
 
 /**
  * Schema, row mapping, error translation and keyset cursors for SqliteUgcStore. `PRAGMA user_version` is the
@@ -101,59 +102,12 @@ export function migrate(db: DatabaseSync): void {
   });
 }
 
-/**
- * BEGIN IMMEDIATE takes the write lock up front: node:sqlite is synchronous, so nothing else in
- * this process runs until COMMIT, and other processes wait on busy_timeout instead of racing
- * between our read and our write.
- */
-export function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = fn();
-    db.exec('COMMIT');
-    return result;
-  } catch (err) {
-    try {
-      if (db.isTransaction) db.exec('ROLLBACK');
-    } catch {
-      // The original error says more than a failed rollback; SQLite rolls back on close anyway.
-    }
-    throw err;
-  }
-}
-
-const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
-const SQLITE_CONSTRAINT_UNIQUE = 2067;
-/** Primary result codes a retry can fix: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL. */
-const TRANSIENT = new Set([5, 6, 7, 10, 13, 14, 15]);
-
-function sqliteCode(err: unknown): number | undefined {
-  return err instanceof Error && 'errcode' in err && typeof err.errcode === 'number' ? err.errcode : undefined;
-}
-
-export function isUniqueViolation(err: unknown): boolean {
-  const code = sqliteCode(err);
-  return code === SQLITE_CONSTRAINT_UNIQUE || code === SQLITE_CONSTRAINT_PRIMARYKEY;
-}
-
-/**
- * Busy, locked and I/O failures become UnavailableError (503, retry); anything else SQLite
- * rejects (a constraint we do not expect, a schema mismatch) is a BackendError a retry won't fix.
- */
+/** SQLite failures of the store (see `toSqliteError`). */
 export function translateError(err: unknown): Error {
-  if (err instanceof AppError) return err;
-  const code = sqliteCode(err);
-  if (code !== undefined) {
-    return TRANSIENT.has(code & 0xff)
-      ? new UnavailableError('The SQLite store is unavailable.', { cause: err })
-      : new BackendError('The SQLite store rejected the operation.', { cause: err, retriable: false });
-  }
-  // node:sqlite throws ERR_INVALID_STATE when the database was closed under a request (shutdown).
-  if (err instanceof Error && 'code' in err && err.code === 'ERR_INVALID_STATE') {
-    return new UnavailableError('The SQLite store is closed.', { cause: err });
-  }
-  return err instanceof Error ? err : new BackendError('The SQLite store failed.', { cause: err });
+  return toSqliteError(err, 'The SQLite store could not complete the operation.');
 }
+
+export { inTransaction, isUniqueViolation };
 
 type Row = Record<string, SQLOutputValue>;
 
