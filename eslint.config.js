@@ -3,7 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', '.tmp/'] },
+  // deploy/ holds configs and a mongosh script, not project code.
+  { ignores: ['node_modules/', 'data/', '.tmp/', 'deploy/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
