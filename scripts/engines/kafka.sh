@@ -232,7 +232,7 @@ cmd_start() {
     if [ ! -f "$dir/data/meta.properties" ]; then
       log "kafka: formatting storage of node $((i + 1)) (cluster $cluster_id)"
       run_class kafka.tools.StorageTool format --ignore-formatted \
-        -t "$cluster_id" -c "$dir/server.properties" >>"$dir/format.log" 2>&1 ||
+        --cluster-id="$cluster_id" -c "$dir/server.properties" >>"$dir/format.log" 2>&1 ||
         {
           show_log_tail kafka "$dir/format.log"
           die "kafka: storage format failed"
