@@ -34,7 +34,7 @@ function onShutdown(logger: Logger, timeoutMs: number, stop: () => Promise<void>
       process.exit(1);
     }, timeoutMs + 1000).unref();
     stop().then(
-      () => process.exit(0),
+      () => process.exit(process.exitCode ?? 0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -104,6 +104,7 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   // The ETL dying is fatal for its process: a supervisor restarts it and it resumes from the log.
   etl?.done.catch((err: unknown) => {
     reporter.capture(err, { component: 'etl' });
+    process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');
   });
 }
