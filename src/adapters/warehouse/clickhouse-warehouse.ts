@@ -58,6 +58,9 @@ class HttpExecutor implements ClickhouseExecutor {
         wait_end_of_query: 1,
         // Stop work the client has already given up on.
         max_execution_time: Math.ceil(timeoutMs / 1000),
+        // On a cluster, an insert into the Distributed table returns only once the shards have
+        // the rows (not when they are queued on this node), so committing offsets after it is safe.
+        ...(this.#options.cluster === undefined ? {} : { insert_distributed_sync: 1 }),
       },
       // Failures reach the caller as BackendErrors and are logged there, not on the console.
       log: { level: ClickHouseLogLevel.OFF },
