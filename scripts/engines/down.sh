@@ -11,14 +11,22 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
 engines=("$@")
-[ "${#engines[@]}" -gt 0 ] || engines=(kafka clickhouse ferretdb)
+# ZooKeeper last: ClickHouse would otherwise spend its shutdown reconnecting to it.
+[ "${#engines[@]}" -gt 0 ] || engines=(kafka clickhouse ferretdb opensearch zookeeper)
+# ... also when it is named before ClickHouse.
+ordered=()
+for e in "${engines[@]}"; do case "$e" in zookeeper | zk) ;; *) ordered+=("$e") ;; esac; done
+for e in "${engines[@]}"; do case "$e" in zookeeper | zk) ordered+=("$e") ;; esac; done
+engines=("${ordered[@]}")
 
 for e in "${engines[@]}"; do
   case "$e" in
     kafka) script=kafka.sh dir=kafka ;;
     clickhouse) script=clickhouse.sh dir=clickhouse ;;
     ferretdb | mongodb | mongo) script=ferretdb.sh dir=ferretdb ;;
-    *) die "unknown engine '$e' (known: kafka clickhouse ferretdb)" ;;
+    zookeeper | zk) script=zookeeper.sh dir=zookeeper ;;
+    opensearch) script=opensearch.sh dir=opensearch ;;
+    *) die "unknown engine '$e' (known: kafka clickhouse ferretdb opensearch zookeeper)" ;;
   esac
   var="$(bash "$here/$script" env | cut -d= -f1)"
   bash "$here/$script" stop

@@ -2,8 +2,8 @@
 # Installs (cached) and starts the engines the tests need, on loopback, and prints how to
 # reach them as env lines on stdout (everything else goes to stderr), e.g.
 #
-#   bash scripts/engines/up.sh                    # kafka, clickhouse, ferretdb
-#   bash scripts/engines/up.sh kafka clickhouse   # only those
+#   bash scripts/engines/up.sh                    # zookeeper, kafka, clickhouse, ferretdb, opensearch
+#   bash scripts/engines/up.sh kafka clickhouse   # only those (clickhouse alone: no cluster mode)
 #   eval "$(bash scripts/engines/up.sh)"          # export the env lines into this shell
 #
 # The same lines are written to $UGC_ENGINES_RUN/engines.env. Starting an engine that is
@@ -15,17 +15,30 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-engines=("$@")
-[ "${#engines[@]}" -gt 0 ] || engines=(kafka clickhouse ferretdb)
+# Started in this order whatever order they are named in: ClickHouse connects to ZooKeeper.
+all=(zookeeper kafka clickhouse ferretdb opensearch)
+requested=("$@")
+[ "${#requested[@]}" -gt 0 ] || requested=("${all[@]}")
+for e in "${requested[@]}"; do
+  case "$e" in
+    zookeeper | zk | kafka | clickhouse | ferretdb | mongodb | mongo | opensearch) ;;
+    *) die "unknown engine '$e' (known: ${all[*]})" ;;
+  esac
+done
 
 scripts=()
-for e in "${engines[@]}"; do
-  case "$e" in
-    kafka) scripts+=(kafka.sh) ;;
-    clickhouse) scripts+=(clickhouse.sh) ;;
-    ferretdb | mongodb | mongo) scripts+=(ferretdb.sh) ;;
-    *) die "unknown engine '$e' (known: kafka clickhouse ferretdb)" ;;
-  esac
+for e in "${all[@]}"; do
+  for r in "${requested[@]}"; do
+    case "$e:$r" in
+      zookeeper:zookeeper | zookeeper:zk) scripts+=(zookeeper.sh) ;;
+      kafka:kafka) scripts+=(kafka.sh) ;;
+      clickhouse:clickhouse) scripts+=(clickhouse.sh) ;;
+      ferretdb:ferretdb | ferretdb:mongodb | ferretdb:mongo) scripts+=(ferretdb.sh) ;;
+      opensearch:opensearch) scripts+=(opensearch.sh) ;;
+      *) continue ;;
+    esac
+    break
+  done
 done
 
 start=$SECONDS
