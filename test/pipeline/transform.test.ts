@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { type EventMessage, normalizeEvents } from '../../src/domain/events.ts';
+import { Compile } from 'typebox/compile';
+import { EventMessage, normalizeEvents } from '../../src/domain/events.ts';
 import type { LogRecord } from '../../src/ports/event-log.ts';
-import { toEventRow } from '../../src/pipeline/transform.ts';
+import type { EventRow } from '../../src/ports/warehouse.ts';
+import { type TransformResult, toEventRow } from '../../src/pipeline/transform.ts';
 
 function record(value: Buffer | string | object): LogRecord {
   const bytes = Buffer.isBuffer(value) ? value : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
@@ -127,5 +129,163 @@ void describe('toEventRow', () => {
     }
     assert.match(dlqReason(message({ started_at: '1900-01-01T00:00:00Z', ended_at: '2026-03-10T12:00:00Z' })), /^time out of range: 1900/);
     assert.match(dlqReason(message({ received_at: '1960-01-01T00:00:00+01:00' })), /^time out of range: 1960/);
+  });
+});
+
+/** toEventRow as it was before the fast path (compiled schema, Date round trips): the reference. */
+const referenceCheck = Compile(EventMessage);
+class ReferenceBadTime extends Error {}
+function referenceUtc(t: string): string {
+  const ms = Date.parse(t);
+  if (!Number.isFinite(ms) || ms < 0 || ms >= Date.UTC(10000, 0)) throw new ReferenceBadTime(`time out of range: ${t}`);
+  return new Date(ms).toISOString();
+}
+function referenceToEventRow(r: LogRecord): TransformResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(r.value.toString('utf8'));
+  } catch {
+    return { kind: 'dlq', reason: 'value is not JSON' };
+  }
+  if (!referenceCheck.Check(value)) {
+    const first = referenceCheck.Errors(value)[0];
+    return { kind: 'dlq', reason: `not an event message: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}` };
+  }
+  const m = value;
+  try {
+    const started = m.started_at === null ? null : referenceUtc(m.started_at);
+    const ended = m.ended_at === null ? null : referenceUtc(m.ended_at);
+    const row: EventRow = {
+      event_id: m.event_id.toLowerCase(),
+      user_id: m.user_id,
+      type: m.type,
+      element_kind: m.element?.kind ?? '',
+      element_id: m.element?.id ?? '',
+      film_id: m.film_id?.toLowerCase() ?? null,
+      description: m.description ?? '',
+      occurred_at: referenceUtc(m.occurred_at),
+      received_at: referenceUtc(m.received_at),
+      started_at: started,
+      ended_at: ended,
+      duration_ms: started !== null && ended !== null ? Math.max(0, Date.parse(ended) - Date.parse(started)) : 0,
+      properties: m.properties,
+    };
+    return { kind: 'ok', row };
+  } catch (err) {
+    if (err instanceof ReferenceBadTime) return { kind: 'dlq', reason: err.message };
+    throw err;
+  }
+}
+
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TIMES = [
+  '2026-03-10T12:00:00.000Z', '1970-01-01T00:00:00.000Z', '1969-12-31T23:59:59.999Z', '0000-01-01T00:00:00.000Z',
+  '9999-12-31T23:59:59.999Z', '2024-02-29T12:00:00.000Z', '2000-02-29T00:00:00.000Z', '2023-02-29T00:00:00.000Z',
+  '2100-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-03-10T24:00:00.000Z',
+  '2016-12-31T23:59:60.000Z', '2016-12-31T23:59:60Z', '2017-01-01T00:59:60+01:00', '2026-03-10T12:00:00Z',
+  '2026-03-10T12:00:00.5Z', '2026-03-10T12:00:00.1234Z', '2026-03-10T12:00:00.123456789Z', '2026-03-10T12:00:00.000+00:00',
+  '2026-03-10T12:00:00.000-00:00', '2026-03-10T14:00:00.000+02:00', '2026-03-10T07:30:01.123456-04:30',
+  '9999-12-31T23:59:59.999-01:00', '1970-01-01T00:30:00.000+01:00', '2026-03-10t12:00:00.000z', '2026-03-10 12:00:00.000Z',
+  '2026-03-10T12:00:00.000', '+002026-03-10T12:00:00.000Z', '2026-03-10T12:00:00.000Z[Europe/Paris]',
+  '2026-03-10T12:00:00.000Z ', '２０２６-03-10T12:00:00.000Z', '2026-03-10T12:00:00,000Z', '', 1_773_144_000_000, null,
+];
+const UUIDS = [
+  '8f14e45f-ceea-467f-a8f5-0a1b2c3d4e5f', '8F14E45F-CEEA-467F-A8F5-0A1B2C3D4E5F', '8f14e45f-CEEA-467f-a8f5-0a1b2c3d4e5f',
+  '8f14e45fceea467fa8f50a1b2c3d4e5f', '{8f14e45f-ceea-467f-a8f5-0a1b2c3d4e5f}', '8f14e45f-ceea-467f-a8f5-0a1b2c3d4e5g',
+  '8f14e45f-ceea-467f-a8f5-0a1b2c3d4e5f\n', 'not-a-uuid', '', 42, null,
+];
+const EMOJI = '\u{1F3AC}';
+const VARIANTS: Record<string, unknown[]> = {
+  v: [1, 2, '1', 0, null, true],
+  event_id: UUIDS,
+  user_id: ['user-1', '', 'A', 'x'.repeat(64), 'x'.repeat(65), EMOJI.repeat(32), EMOJI.repeat(64), EMOJI.repeat(65), 7, null],
+  type: ['click', 'Bad', 'a'.repeat(64), 'a'.repeat(65), 'play-back', '9lives', 'é', '', 1],
+  element: [
+    null, { kind: 'film', id: 'tt1' }, { kind: 'film' }, { kind: 'film', id: '' }, { kind: 'film', id: 'x', extra: 1 },
+    { kind: 'Film', id: 'x' }, { kind: 'a'.repeat(32), id: 'x' }, { kind: 'a'.repeat(33), id: 'x' }, { kind: 'film', id: 'x'.repeat(256) },
+    { kind: 'film', id: 'x'.repeat(257) }, { kind: 'film', id: EMOJI.repeat(200) }, { kind: 'film', id: 3 }, [], 'film',
+  ],
+  film_id: UUIDS,
+  description: [null, '', 'x'.repeat(1000), 'x'.repeat(1001), EMOJI.repeat(600), EMOJI.repeat(1001), 5, false],
+  occurred_at: TIMES,
+  received_at: TIMES,
+  started_at: TIMES,
+  ended_at: TIMES,
+  properties: [
+    {}, { a: 1 }, { a: 'x', b: true, c: -1.5e300 }, { a: null }, { a: {} }, { a: [] }, { 'a\nb': { nested: 1 } }, { ['x'.repeat(200)]: 1 },
+    [], null, 'x', { constructor: 1, toString: 'x' },
+  ],
+};
+const KEYS = Object.keys(VARIANTS);
+
+void describe('toEventRow fast path', () => {
+  void it('agrees with the schema-and-Date reference on mutated messages: same rows, same dead letters, same reasons', () => {
+    const random = seeded(5);
+    const pick = <T>(items: readonly T[]): T => {
+      const item = items[Math.floor(random() * items.length)];
+      if (item === undefined) throw new Error('empty');
+      return item;
+    };
+    const base = {
+      ...message(),
+      event_id: '8f14e45f-ceea-467f-a8f5-0a1b2c3d4e5f', film_id: null, element: { kind: 'film', id: 'tt1' },
+      started_at: '2026-03-10T11:58:00.125Z', ended_at: '2026-03-10T12:00:05.250Z', properties: { quality: '4k', position: 125.125 },
+    };
+    let ok = 0;
+    let dead = 0;
+    for (let i = 0; i < 6000; i++) {
+      const value: Record<string, unknown> = { ...base };
+      // Mostly one or two changes, so most cases stay close to valid and reach the time checks.
+      const changes = random() < 0.2 ? 0 : 1 + Math.floor(random() * 2);
+      for (let c = 0; c < changes; c++) {
+        const key = pick(KEYS);
+        value[key] = pick(VARIANTS[key] ?? []);
+      }
+      if (random() < 0.02) delete value[pick(KEYS)];
+      if (random() < 0.02) value.extra = 1;
+      const r = record(value);
+      const expected = referenceToEventRow(r);
+      assert.deepEqual(toEventRow(r), expected, JSON.stringify(value).slice(0, 500));
+      if (expected.kind === 'ok') ok++;
+      else dead++;
+    }
+    assert.ok(ok > 1000 && dead > 1000, `both outcomes exercised: ${ok} ok, ${dead} dead`);
+  });
+
+  void it('agrees with the reference on JSON text the object form cannot express', () => {
+    const valid = JSON.stringify(message());
+    for (const text of [
+      valid,
+      valid.replace('"v":1', '"v":1.0'),
+      valid.replace('"v":1', '"v":1e0'),
+      valid.replace('"v":1', '"v":1,"v":1'),
+      valid.replace('"v":1', '"__proto__":{"v":1},"v":1'),
+      valid.replace('"properties":{}', '"properties":{"__proto__":{"a":1}}'),
+      valid.replace('"properties":{}', '"properties":{"__proto__":1}'),
+      valid.replace('"properties":{}', '"properties":{"a":1,"a":{}}'),
+      valid.replace('"received_at":', '"received_at":"2026-03-10T12:00:00.000Z","received_at":'),
+      ` ${valid}\n`,
+    ]) {
+      assert.deepEqual(toEventRow(record(text)), referenceToEventRow(record(text)), text);
+    }
+  });
+
+  void it('passes canonical times through unchanged and measures the interval from them', () => {
+    const result = toEventRow(record(message({ occurred_at: '2024-02-29T23:59:59.999Z', started_at: '1970-01-01T00:00:00.000Z', ended_at: '9999-12-31T23:59:59.999Z' })));
+    assert.equal(result.kind, 'ok');
+    assert.equal(result.row.occurred_at, '2024-02-29T23:59:59.999Z');
+    assert.equal(result.row.started_at, '1970-01-01T00:00:00.000Z');
+    assert.equal(result.row.ended_at, '9999-12-31T23:59:59.999Z');
+    assert.equal(result.row.duration_ms, Date.UTC(10000, 0) - 1);
   });
 });
