@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { before, describe, it, type TestContext } from 'node:test';
 import { ClickhouseWarehouse } from '../../src/adapters/warehouse/clickhouse-warehouse.ts';
 import type { EventRow } from '../../src/ports/warehouse.ts';
 import { warehouseContract } from '../contracts/warehouse.contract.ts';
 import { engineConfig, unreachable } from '../helpers/engines.ts';
+import { assertSameAnswers, clickhouseSql, messyRanges, messyTraffic, newDatabase } from '../helpers/warehouse-fixtures.ts';
 
 /**
  * The warehouse in cluster mode (`CLICKHOUSE_CLUSTER`) on real servers: ON CLUSTER DDL through
@@ -14,22 +15,12 @@ import { engineConfig, unreachable } from '../helpers/engines.ts';
  * one replica each); CLICKHOUSE_TEST_CLUSTER names another cluster of the server at
  * CLICKHOUSE_URL. A missing server, cluster or ZooKeeper fails the suite; it never skips.
  */
-const { url, username, password } = engineConfig.warehouse.clickhouse;
+const { url } = engineConfig.warehouse.clickhouse;
 const cluster = process.env.CLICKHOUSE_TEST_CLUSTER ?? 'ugc_test_cluster';
 assert.match(cluster, /^[A-Za-z_][A-Za-z0-9_]*$/, 'CLICKHOUSE_TEST_CLUSTER must be an identifier');
 
 /** Plain HTTP to the server, independent of the adapter under test: setup, inspection, cleanup. */
-async function sql(query: string): Promise<string> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'X-ClickHouse-User': username, 'X-ClickHouse-Key': password },
-    body: query,
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`ClickHouse answered ${response.status}: ${text}`);
-  return text.trim();
-}
+const sql = clickhouseSql(30_000);
 
 async function rowsOf<T>(query: string): Promise<T[]> {
   return (JSON.parse(await sql(`${query} FORMAT JSON`)) as { data: T[] }).data;
@@ -78,7 +69,6 @@ before(async () => {
   }
 });
 
-const newDatabase = (): string => `t_${randomBytes(6).toString('hex')}`;
 const dropDatabase = async (database: string): Promise<void> => {
   await sql(`DROP DATABASE IF EXISTS ${database} ON CLUSTER ${cluster}`);
 };
@@ -112,37 +102,8 @@ function row(user: string, at: number, overrides: Partial<EventRow> = {}): Event
 /** Users of the messy traffic, with SQL-special characters; more than shards, so each shard has some. */
 const USERS = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', "o'x", 'u\\7'];
 
-/**
- * Reproducible messy traffic: ties on occurred_at (whole seconds), missing films and intervals,
- * late re-sends of some events with other content, and a batch loaded twice.
- */
-function messyTraffic(t0: number): EventRow[][] {
-  let seed = 20_260_311;
-  const random = (): number => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-  const pick = <T>(xs: readonly T[], fallback: T): T => xs[Math.floor(random() * xs.length)] ?? fallback;
-  const films = Array.from({ length: 8 }, () => randomUUID());
-  const types = ['view', 'playback_start', 'playback_progress', 'playback_stop', 'click', 'search'];
-  const iso = (ms: number): string => new Date(ms).toISOString();
-  const first = Array.from({ length: 2_000 }, (_, i): EventRow => {
-    const occurred = t0 + Math.floor(random() * 40) * 1_000 - 20_000;
-    const started = random() < 0.5 ? occurred - Math.floor(random() * 5_000) : null;
-    const duration = started === null ? 0 : Math.floor(random() * 10_000);
-    return {
-      event_id: randomUUID(), user_id: pick(USERS, 'u1'), type: pick(types, 'view'), element_kind: pick(['', 'film'], ''),
-      element_id: pick(['', 'e1'], ''), film_id: random() < 0.3 ? null : pick(films, null), description: pick(['', 'd', 'Ж'], ''),
-      occurred_at: iso(occurred), received_at: iso(occurred + Math.floor(random() * 3_000)),
-      started_at: started === null ? null : iso(started), ended_at: started === null ? null : iso(started + duration),
-      duration_ms: duration, properties: { i },
-    };
-  });
-  const resent = first.slice(0, 400).map((r) => ({
-    ...r, type: pick(types, 'view'), duration_ms: 777, received_at: iso(Date.parse(r.received_at) + 1 + Math.floor(random() * 5_000)),
-  }));
-  return [first, resent, first.slice(100, 700)];
-}
+/** Messy traffic: 2,000 events, 400 of them re-sent, 600 loaded twice. */
+const MESSY = { seed: 20_260_311, users: USERS, count: 2_000, resent: 400, reloaded: [100, 700] } as const;
 
 void describe('ClickhouseWarehouse on a cluster', () => {
   const T0 = Date.UTC(2026, 2, 10, 12);
@@ -244,21 +205,7 @@ void describe('ClickhouseWarehouse on a cluster', () => {
     });
     await single.start();
     await single.migrate();
-    for (const batch of messyTraffic(T0)) {
-      await clustered.insertEvents(batch);
-      await single.insertEvents(batch);
-    }
-    const ranges = [[-20_000, 20_000], [-5_000, 3_000], [0, 1], [-100_000, 100_000], [1_000, 1_000]]
-      .map(([from = 0, to = 0]) => ({ from: new Date(T0 + from), to: new Date(T0 + to) }));
-    for (const r of ranges) {
-      assert.deepEqual(await clustered.summary(r), await single.summary(r));
-      for (const metric of ['views', 'watch_seconds'] as const) {
-        for (const limit of [1, 3, 100]) assert.deepEqual(await clustered.topFilms(r, metric, limit), await single.topFilms(r, metric, limit));
-      }
-      for (const user of USERS) {
-        for (const limit of [5, 1_000]) assert.deepEqual(await clustered.userEvents(user, r, limit), await single.userEvents(user, r, limit));
-      }
-    }
+    await assertSameAnswers(clustered, single, messyTraffic(T0, MESSY), messyRanges(T0), USERS);
     assert.equal((await clustered.summary(ALL)).events, 2_000);
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { before, describe, it, type TestContext } from 'node:test';
@@ -12,21 +12,12 @@ import type { EventRow } from '../../src/ports/warehouse.ts';
 import { warehouseContract } from '../contracts/warehouse.contract.ts';
 import { engineConfig, unreachable } from '../helpers/engines.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
+import { assertSameAnswers, clickhouseSql, messyRanges, messyTraffic, newDatabase } from '../helpers/warehouse-fixtures.ts';
 
 const { url, username, password } = engineConfig.warehouse.clickhouse;
 
 /** Plain HTTP to the server, independent of the adapter under test: setup, inspection, cleanup. */
-async function sql(query: string): Promise<string> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'X-ClickHouse-User': username, 'X-ClickHouse-Key': password },
-    body: query,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`ClickHouse answered ${response.status}: ${text}`);
-  return text.trim();
-}
+const sql = clickhouseSql(10_000);
 
 let version = '';
 
@@ -38,7 +29,6 @@ before(async () => {
   }
 });
 
-const newDatabase = (): string => `t_${randomBytes(6).toString('hex')}`;
 const dropDatabase = async (database: string): Promise<void> => {
   await sql(`DROP DATABASE IF EXISTS ${database}`);
 };
@@ -78,37 +68,8 @@ function rows(count: number, t0: number): EventRow[] {
 /** Users of the cross-engine data, with SQL-special characters. */
 const USERS = ['u1', 'u2', "o'x", 'u\\3'];
 
-/**
- * Reproducible messy traffic: ties on occurred_at (whole seconds), missing films and intervals,
- * special characters, and late re-sends of some events with other content.
- */
-function messyTraffic(t0: number): EventRow[][] {
-  let seed = 20_260_310;
-  const random = (): number => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-  const pick = <T>(xs: readonly T[], fallback: T): T => xs[Math.floor(random() * xs.length)] ?? fallback;
-  const films = Array.from({ length: 8 }, () => randomUUID());
-  const types = ['view', 'playback_start', 'playback_progress', 'playback_stop', 'click', 'search'];
-  const iso = (ms: number): string => new Date(ms).toISOString();
-  const first = Array.from({ length: 3_000 }, (_, i): EventRow => {
-    const occurred = t0 + Math.floor(random() * 40) * 1_000 - 20_000;
-    const started = random() < 0.5 ? occurred - Math.floor(random() * 5_000) : null;
-    const duration = started === null ? 0 : Math.floor(random() * 10_000);
-    return {
-      event_id: randomUUID(), user_id: pick(USERS, 'u1'), type: pick(types, 'view'), element_kind: pick(['', 'film'], ''),
-      element_id: pick(['', 'e1'], ''), film_id: random() < 0.3 ? null : pick(films, null), description: pick(['', 'd', 'Ж'], ''),
-      occurred_at: iso(occurred), received_at: iso(occurred + Math.floor(random() * 3_000)),
-      started_at: started === null ? null : iso(started), ended_at: started === null ? null : iso(started + duration),
-      duration_ms: duration, properties: { i },
-    };
-  });
-  const resent = first.slice(0, 500).map((r) => ({
-    ...r, type: pick(types, 'view'), duration_ms: 777, received_at: iso(Date.parse(r.received_at) + 1 + Math.floor(random() * 5_000)),
-  }));
-  return [first, resent, first.slice(100, 900)];
-}
+/** Cross-engine traffic: 3,000 events, 500 of them re-sent, 800 loaded twice. */
+const MESSY = { seed: 20_260_310, users: USERS, count: 3_000, resent: 500, reloaded: [100, 900] } as const;
 
 async function listen(server: Server): Promise<number> {
   server.listen(0, '127.0.0.1');
@@ -187,21 +148,8 @@ void describe('ClickhouseWarehouse on the server', () => {
     });
     await embedded.start();
     await embedded.migrate();
-    for (const batch of messyTraffic(T0)) {
-      await server.insertEvents(batch);
-      await embedded.insertEvents(batch);
-    }
-    const ranges = [[-20_000, 20_000], [-5_000, 3_000], [0, 1], [-100_000, 100_000], [1_000, 1_000]]
-      .map(([from = 0, to = 0]) => ({ from: new Date(T0 + from), to: new Date(T0 + to) }));
-    for (const r of ranges) {
-      assert.deepEqual(await server.summary(r), await embedded.summary(r));
-      for (const metric of ['views', 'watch_seconds'] as const) {
-        for (const limit of [1, 3, 100]) assert.deepEqual(await server.topFilms(r, metric, limit), await embedded.topFilms(r, metric, limit));
-      }
-      for (const user of USERS) {
-        for (const limit of [5, 1_000]) assert.deepEqual(await server.userEvents(user, r, limit), await embedded.userEvents(user, r, limit));
-      }
-    }
+    const ranges = messyRanges(T0);
+    await assertSameAnswers(server, embedded, messyTraffic(T0, MESSY), ranges, USERS);
     assert.equal((await server.summary(ranges[3] ?? ALL)).events, 3_000);
   });
 
