@@ -48,60 +48,15 @@ bootstrap_servers() {
   echo "$out"
 }
 
+# A throwaway pom only to let Maven resolve the transitive runtime classpath (lib.sh).
+# connect-runtime (Jetty/Jersey) comes with kafka-tools but no tool we use needs it.
 cmd_install() {
-  if [ -f "$KAFKA_HOME/.complete" ]; then
-    log "kafka: $KAFKA_VERSION already installed in $KAFKA_HOME"
-    return 0
-  fi
-  command -v java >/dev/null || die "kafka: java (17+) is required"
-  command -v mvn >/dev/null || die "kafka: mvn is required to fetch the jars from Maven Central"
-  log "kafka: fetching org.apache.kafka:kafka_2.13:$KAFKA_VERSION and its dependencies with Maven"
-  local work="$KAFKA_HOME.tmp"
-  rm -rf "$work"
-  mkdir -p "$work"
-  # A throwaway pom only to let Maven resolve the transitive runtime classpath.
-  # connect-runtime (Jetty/Jersey) comes with kafka-tools but no tool we use needs it.
-  cat >"$work/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.ugc-engines</groupId>
-  <artifactId>kafka-runtime</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_2.13</artifactId>
-      <version>$KAFKA_VERSION</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka-tools</artifactId>
-      <version>$KAFKA_VERSION</version>
-      <exclusions>
-        <exclusion><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId></exclusion>
-      </exclusions>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>$LOG4J_VERSION</version>
-    </dependency>
-  </dependencies>
-</project>
-EOF
-  # Maven's local repository also lives in the cache dir so ~/.m2 is left alone.
-  if ! mvn -B -Dstyle.color=never -f "$work/pom.xml" -Dmaven.repo.local="$UGC_ENGINES_DIR/m2" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$work/libs" \
-    >"$work/maven.log" 2>&1; then
-    show_log_tail maven "$work/maven.log" 40
-    die "kafka: Maven could not resolve kafka_2.13:$KAFKA_VERSION"
-  fi
-  ls "$work/libs"/kafka_2.13-*.jar >/dev/null 2>&1 || die "kafka: kafka_2.13 jar missing after Maven run"
-  touch "$work/.complete"
-  rm -rf "$KAFKA_HOME"
-  mv "$work" "$KAFKA_HOME"
-  log "kafka: installed $(find "$KAFKA_LIBS" -name "*.jar" | wc -l) jars into $KAFKA_LIBS"
+  maven_classpath kafka "$KAFKA_VERSION" 17+ "$KAFKA_HOME" \
+    "org.apache.kafka:kafka_2.13:$KAFKA_VERSION" 'kafka_2.13-*.jar' "$(
+      maven_dep org.apache.kafka kafka_2.13 "$KAFKA_VERSION"
+      maven_dep org.apache.kafka kafka-tools "$KAFKA_VERSION" org.apache.kafka:connect-runtime
+      maven_dep org.apache.logging.log4j log4j-slf4j-impl "$LOG4J_VERSION"
+    )"
 }
 
 # Log4j2 configs: the broker logs INFO to its server.log (stdout is redirected there);

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared helpers for the engine scripts (kafka.sh, clickhouse.sh, ferretdb.sh, up.sh, down.sh).
+# Shared helpers for the engine scripts (kafka.sh, zookeeper.sh, opensearch.sh, clickhouse.sh,
+# ferretdb.sh, up.sh, down.sh).
 # Sourced, never run. Machines here have no Docker: every engine is installed from a package
 # registry into a cache dir outside the repo and run as a detached process on loopback.
 
@@ -147,4 +148,102 @@ require_port_free() {
   if port_open "$port"; then
     die "$name: port $port on 127.0.0.1 is already in use by another process (set the port env var or stop it)"
   fi
+}
+
+# --- Java engines from Maven Central (kafka.sh, zookeeper.sh, opensearch.sh) ---------------
+# No distribution tarball is reachable here, only Maven Central. So an engine writes a
+# throwaway pom naming what it needs and lets Maven resolve the transitive runtime classpath
+# and copy the jars into the install dir. Maven's local repository lives in the cache dir
+# (shared by all engines) so ~/.m2 is left alone.
+UGC_MAVEN_REPO="$UGC_ENGINES_DIR/m2"
+
+# maven_dep GROUP ARTIFACT [VERSION [EXCLUDED_GROUP:EXCLUDED_ARTIFACT...]] -> one <dependency>.
+# An empty VERSION leaves it to a BOM imported in <dependencyManagement> (see maven_bom).
+maven_dep() {
+  local group="$1" artifact="$2" version="${3:-}" excl
+  shift 2
+  [ $# -eq 0 ] || shift
+  printf '    <dependency><groupId>%s</groupId><artifactId>%s</artifactId>' "$group" "$artifact"
+  [ -z "$version" ] || printf '<version>%s</version>' "$version"
+  if [ $# -gt 0 ]; then
+    printf '\n      <exclusions>\n'
+    for excl in "$@"; do
+      printf '        <exclusion><groupId>%s</groupId><artifactId>%s</artifactId></exclusion>\n' "${excl%%:*}" "${excl#*:}"
+    done
+    printf '      </exclusions>\n    '
+  fi
+  printf '</dependency>\n'
+}
+
+# maven_bom GROUP ARTIFACT VERSION -> a <dependency> importing that pom's managed versions.
+maven_bom() {
+  printf '    <dependency><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version><type>pom</type><scope>import</scope></dependency>\n' "$1" "$2" "$3"
+}
+
+# maven_pom ARTIFACT_ID DEPENDENCIES_XML [DEPENDENCY_MANAGEMENT_XML] -> the throwaway pom.
+maven_pom() {
+  printf '<project xmlns="http://maven.apache.org/POM/4.0.0">\n  <modelVersion>4.0.0</modelVersion>\n'
+  printf '  <groupId>local.ugc-engines</groupId>\n  <artifactId>%s</artifactId>\n' "$1"
+  printf '  <version>1</version>\n  <packaging>pom</packaging>\n'
+  if [ -n "${3:-}" ]; then
+    printf '  <dependencyManagement>\n    <dependencies>\n%s\n    </dependencies>\n  </dependencyManagement>\n' "$3"
+  fi
+  printf '  <dependencies>\n%s\n  </dependencies>\n</project>\n' "$2"
+}
+
+# maven_copy_deps NAME WHAT POM_FILE OUTPUT_DIR LOGFILE
+# Copies the runtime classpath of POM_FILE into OUTPUT_DIR; on failure shows the Maven log and
+# dies with "NAME: Maven could not resolve WHAT".
+maven_copy_deps() {
+  local name="$1" what="$2" pom="$3" out="$4" logfile="$5"
+  if ! mvn -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$UGC_MAVEN_REPO" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out" \
+    >"$logfile" 2>&1; then
+    show_log_tail maven "$logfile" 40
+    die "$name: Maven could not resolve $what"
+  fi
+}
+
+# maven_installed NAME VERSION HOME -> 0 (and says so) if HOME holds a finished install.
+maven_installed() {
+  [ -f "$3/.complete" ] || return 1
+  log "$1: $2 already installed in $3"
+}
+
+# maven_install_begin NAME JAVA_NEEDED HOME -> checks for java and mvn, and leaves an empty work
+# dir HOME.tmp. The install is assembled there and only moved to HOME by maven_install_finish,
+# so an interrupted install is never mistaken for a finished one.
+maven_install_begin() {
+  local name="$1" java_needed="$2" home="$3"
+  command -v java >/dev/null || die "$name: java ($java_needed) is required"
+  command -v mvn >/dev/null || die "$name: mvn is required to fetch the jars from Maven Central"
+  rm -rf "$home.tmp"
+  mkdir -p "$home.tmp"
+}
+
+# maven_install_finish HOME -> marks HOME.tmp complete and moves it to HOME.
+maven_install_finish() {
+  local home="$1"
+  touch "$home.tmp/.complete"
+  rm -rf "$home"
+  mv "$home.tmp" "$home"
+}
+
+# maven_classpath NAME VERSION JAVA_NEEDED HOME WHAT REQUIRED_JAR DEPENDENCIES_XML [DEPENDENCY_MANAGEMENT_XML]
+# The whole install of an engine that is one classpath: unless HOME is complete already, writes
+# HOME/pom.xml (artifact NAME-runtime), copies its runtime jars into HOME/libs (Maven log in
+# HOME/maven.log) and checks that REQUIRED_JAR (a file name, glob allowed) is among them.
+# WHAT (group:artifact:version) is only for the messages.
+maven_classpath() {
+  local name="$1" version="$2" java_needed="$3" home="$4" what="$5" required="$6"
+  maven_installed "$name" "$version" "$home" && return 0
+  maven_install_begin "$name" "$java_needed" "$home"
+  log "$name: fetching $what and its dependencies with Maven"
+  local work="$home.tmp"
+  maven_pom "$name-runtime" "$7" "${8:-}" >"$work/pom.xml"
+  maven_copy_deps "$name" "$what" "$work/pom.xml" "$work/libs" "$work/maven.log"
+  # shellcheck disable=SC2086 # REQUIRED_JAR may be a glob
+  ls "$work/libs"/$required >/dev/null 2>&1 || die "$name: $required missing after Maven run"
+  maven_install_finish "$home"
+  log "$name: installed $(find "$home/libs" -name "*.jar" | wc -l) jars into $home/libs"
 }

@@ -44,61 +44,27 @@ OS_LOG="$OS_RUN/opensearch.log"
 OS_URL="http://127.0.0.1:$OPENSEARCH_PORT"
 NETTY_MODULE=transport-netty4
 
-# pom_for ARTIFACT_ID DEPENDENCIES_XML -> a throwaway pom that lets Maven resolve a classpath.
-pom_for() {
-  cat <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.ugc-engines</groupId>
-  <artifactId>$1</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-$2
-  </dependencies>
-</project>
-EOF
-}
-
-dep() { printf '    <dependency><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version></dependency>\n' "$1" "$2" "$3"; }
-
-# copy_deps WORK NAME POM_FILE OUTPUT_DIR: mvn dependency:copy-dependencies, log shown on failure.
-copy_deps() {
-  local work="$1" name="$2" pom="$3" out="$4"
-  if ! mvn -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$UGC_ENGINES_DIR/m2" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out" \
-    >"$work/maven-$name.log" 2>&1; then
-    show_log_tail maven "$work/maven-$name.log" 40
-    die "opensearch: Maven could not resolve the $name jars of OpenSearch $OPENSEARCH_VERSION"
-  fi
-}
-
 java_major() {
   java -version 2>&1 | sed -n 's/.* version "\([0-9]*\)\(\.[0-9]*\)*.*/\1/p' | head -n 1
 }
 
 cmd_install() {
-  if [ -f "$OS_HOME/.complete" ]; then
-    log "opensearch: $OPENSEARCH_VERSION already installed in $OS_HOME"
-    return 0
-  fi
-  command -v java >/dev/null || die "opensearch: java 17 is required"
-  command -v mvn >/dev/null || die "opensearch: mvn is required to fetch the jars from Maven Central"
+  maven_installed opensearch "$OPENSEARCH_VERSION" "$OS_HOME" && return 0
+  maven_install_begin opensearch 17 "$OS_HOME"
   command -v curl >/dev/null || die "opensearch: curl is required (readiness checks and the api command)"
   log "opensearch: fetching org.opensearch:opensearch:$OPENSEARCH_VERSION and the netty4 transport module with Maven"
   local work="$OS_HOME.tmp"
-  rm -rf "$work"
   mkdir -p "$work/lib" "$work/modules/$NETTY_MODULE"
 
   # 1. The server's classpath. The tarball's lib/ also has jars that the server pom declares
   # optional (log4j-core, spatial4j, jts-core): take them at the versions that pom declares.
-  if ! mvn -B -Dstyle.color=never -Dmaven.repo.local="$UGC_ENGINES_DIR/m2" dependency:get \
+  if ! mvn -B -Dstyle.color=never -Dmaven.repo.local="$UGC_MAVEN_REPO" dependency:get \
     -Dartifact="org.opensearch:opensearch:$OPENSEARCH_VERSION:pom" -Dtransitive=false \
     >"$work/maven-pom.log" 2>&1; then
     show_log_tail maven "$work/maven-pom.log" 40
     die "opensearch: Maven Central has no org.opensearch:opensearch:$OPENSEARCH_VERSION"
   fi
-  local server_pom="$UGC_ENGINES_DIR/m2/org/opensearch/opensearch/$OPENSEARCH_VERSION/opensearch-$OPENSEARCH_VERSION.pom"
+  local server_pom="$UGC_MAVEN_REPO/org/opensearch/opensearch/$OPENSEARCH_VERSION/opensearch-$OPENSEARCH_VERSION.pom"
   declared_version() { # ARTIFACT_ID -> the <version> on the line after its <artifactId>
     sed -n "/<artifactId>$1<\/artifactId>/{n;s/.*<version>\(.*\)<\/version>.*/\1/p}" "$server_pom" | head -n 1
   }
@@ -109,19 +75,21 @@ cmd_install() {
   if [ -z "$log4j" ] || [ -z "$spatial4j" ] || [ -z "$jts" ]; then
     die "opensearch: could not read the log4j-core/spatial4j/jts-core versions from $server_pom"
   fi
-  pom_for opensearch-server "$(
-    dep org.opensearch opensearch "$OPENSEARCH_VERSION"
-    dep org.opensearch opensearch-plugin-classloader "$OPENSEARCH_VERSION"
-    dep org.apache.logging.log4j log4j-core "$log4j"
-    dep org.locationtech.spatial4j spatial4j "$spatial4j"
-    dep org.locationtech.jts jts-core "$jts"
+  maven_pom opensearch-server "$(
+    maven_dep org.opensearch opensearch "$OPENSEARCH_VERSION"
+    maven_dep org.opensearch opensearch-plugin-classloader "$OPENSEARCH_VERSION"
+    maven_dep org.apache.logging.log4j log4j-core "$log4j"
+    maven_dep org.locationtech.spatial4j spatial4j "$spatial4j"
+    maven_dep org.locationtech.jts jts-core "$jts"
   )" >"$work/server.pom"
-  copy_deps "$work" server "$work/server.pom" "$work/lib"
+  maven_copy_deps opensearch "the server jars of OpenSearch $OPENSEARCH_VERSION" \
+    "$work/server.pom" "$work/lib" "$work/maven-server.log"
 
   # 2. The HTTP/transport module, in its own directory and class loader like in the tarball.
-  pom_for opensearch-transport-netty4 "$(dep org.opensearch.plugin transport-netty4-client "$OPENSEARCH_VERSION")" \
+  maven_pom opensearch-transport-netty4 "$(maven_dep org.opensearch.plugin transport-netty4-client "$OPENSEARCH_VERSION")" \
     >"$work/netty.pom"
-  copy_deps "$work" netty "$work/netty.pom" "$work/modules/$NETTY_MODULE"
+  maven_copy_deps opensearch "the netty jars of OpenSearch $OPENSEARCH_VERSION" \
+    "$work/netty.pom" "$work/modules/$NETTY_MODULE" "$work/maven-netty.log"
   # A jar in both lib/ and a module is "jar hell" to OpenSearch: keep only the module's own.
   local jar
   for jar in "$work/modules/$NETTY_MODULE"/*.jar; do
@@ -156,9 +124,7 @@ EOF
   ls "$work/lib/opensearch-$OPENSEARCH_VERSION.jar" "$work/lib/log4j-core-$log4j.jar" "$work/lib/log4j-api-$log4j.jar" \
     "$work/modules/$NETTY_MODULE/transport-netty4-client-$OPENSEARCH_VERSION.jar" >/dev/null ||
     die "opensearch: jars missing after the Maven runs (see $work/maven-*.log)"
-  touch "$work/.complete"
-  rm -rf "$OS_HOME"
-  mv "$work" "$OS_HOME"
+  maven_install_finish "$OS_HOME"
   log "opensearch: installed $(find "$OS_HOME/lib" -name '*.jar' | wc -l) server jars and $(find "$OS_HOME/modules" -name '*.jar' | wc -l) module jars into $OS_HOME"
 }
 

@@ -29,68 +29,20 @@ ZK_CONFIG="$ZK_RUN/zoo.cfg"
 ZK_PIDFILE="$ZK_RUN/zookeeper.pid"
 ZK_LOG="$ZK_RUN/zookeeper.log"
 
+# A throwaway pom only to let Maven resolve the runtime classpath (lib.sh). What the tarball
+# ships but the artifact marks `provided` is named here: logback (the slf4j binding),
+# metrics-core and snappy-java (the server fails at start without them), commons-cli (the CLI),
+# with the versions ZooKeeper's own parent pom manages (imported as a BOM). netty's TLS natives
+# (boringssl for five platforms, ~15 MB) are left out: the server here speaks plain TCP.
 cmd_install() {
-  if [ -f "$ZK_HOME/.complete" ]; then
-    log "zookeeper: $ZOOKEEPER_VERSION already installed in $ZK_HOME"
-    return 0
-  fi
-  command -v java >/dev/null || die "zookeeper: java (11+) is required"
-  command -v mvn >/dev/null || die "zookeeper: mvn is required to fetch the jars from Maven Central"
-  log "zookeeper: fetching org.apache.zookeeper:zookeeper:$ZOOKEEPER_VERSION and its dependencies with Maven"
-  local work="$ZK_HOME.tmp"
-  rm -rf "$work"
-  mkdir -p "$work"
-  # A throwaway pom only to let Maven resolve the runtime classpath. What the tarball ships but
-  # the artifact marks `provided` is named here: logback (the slf4j binding), metrics-core
-  # and snappy-java (the server fails at start without them), commons-cli (the CLI), with
-  # the versions ZooKeeper's own parent pom manages (imported as a BOM). netty's TLS natives
-  # (boringssl for five platforms, ~15 MB) are left out: the server here speaks plain TCP.
-  cat >"$work/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.ugc-engines</groupId>
-  <artifactId>zookeeper-runtime</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencyManagement>
-    <dependencies>
-      <dependency>
-        <groupId>org.apache.zookeeper</groupId>
-        <artifactId>parent</artifactId>
-        <version>$ZOOKEEPER_VERSION</version>
-        <type>pom</type>
-        <scope>import</scope>
-      </dependency>
-    </dependencies>
-  </dependencyManagement>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.zookeeper</groupId>
-      <artifactId>zookeeper</artifactId>
-      <version>$ZOOKEEPER_VERSION</version>
-      <exclusions>
-        <exclusion><groupId>io.netty</groupId><artifactId>netty-tcnative-boringssl-static</artifactId></exclusion>
-      </exclusions>
-    </dependency>
-    <dependency><groupId>ch.qos.logback</groupId><artifactId>logback-classic</artifactId></dependency>
-    <dependency><groupId>io.dropwizard.metrics</groupId><artifactId>metrics-core</artifactId></dependency>
-    <dependency><groupId>commons-cli</groupId><artifactId>commons-cli</artifactId></dependency>
-    <dependency><groupId>org.xerial.snappy</groupId><artifactId>snappy-java</artifactId></dependency>
-  </dependencies>
-</project>
-EOF
-  # Maven's local repository lives in the cache dir (shared with kafka.sh), ~/.m2 is left alone.
-  if ! mvn -B -Dstyle.color=never -f "$work/pom.xml" -Dmaven.repo.local="$UGC_ENGINES_DIR/m2" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$work/libs" \
-    >"$work/maven.log" 2>&1; then
-    show_log_tail maven "$work/maven.log" 40
-    die "zookeeper: Maven could not resolve zookeeper:$ZOOKEEPER_VERSION"
-  fi
-  ls "$work/libs/zookeeper-$ZOOKEEPER_VERSION.jar" >/dev/null 2>&1 || die "zookeeper: zookeeper jar missing after Maven run"
-  touch "$work/.complete"
-  rm -rf "$ZK_HOME"
-  mv "$work" "$ZK_HOME"
-  log "zookeeper: installed $(find "$ZK_LIBS" -name "*.jar" | wc -l) jars into $ZK_LIBS"
+  maven_classpath zookeeper "$ZOOKEEPER_VERSION" 11+ "$ZK_HOME" \
+    "org.apache.zookeeper:zookeeper:$ZOOKEEPER_VERSION" "zookeeper-$ZOOKEEPER_VERSION.jar" "$(
+      maven_dep org.apache.zookeeper zookeeper "$ZOOKEEPER_VERSION" io.netty:netty-tcnative-boringssl-static
+      maven_dep ch.qos.logback logback-classic
+      maven_dep io.dropwizard.metrics metrics-core
+      maven_dep commons-cli commons-cli
+      maven_dep org.xerial.snappy snappy-java
+    )" "$(maven_bom org.apache.zookeeper parent "$ZOOKEEPER_VERSION")"
 }
 
 write_config() {
