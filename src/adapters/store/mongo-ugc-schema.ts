@@ -3,8 +3,7 @@ import type { Bookmark, NewBookmark } from '../../domain/bookmarks.ts';
 import { BackendError, ValidationError } from '../../domain/errors.ts';
 import type { Like } from '../../domain/likes.ts';
 import type { NewReview, Review, ReviewSort, VoteValue } from '../../domain/reviews.ts';
-import type { Page } from '../../ports/page.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { type CursorKey, decodeCursor } from '../cursor.ts';
 
 /**
  * Documents, indexes, mapping and keyset cursors for MongoUgcStore.
@@ -145,7 +144,6 @@ export function voteDelta(before: VoteValue | null, after: VoteValue | null): { 
 }
 
 type KeyPart = 'string' | 'number' | 'date';
-type CursorKey = (string | number)[];
 
 /** A keyset order: its fields, their types (dates travel as ISO strings) and one direction. */
 export interface Keyset {
@@ -209,12 +207,3 @@ export function decodeKeyset(cursor: string, keyset: Keyset, tag?: ReviewSort): 
   });
 }
 
-/** Fetching limit + 1 documents tells whether another page exists without a count query. */
-export function toPage<T>(items: T[], limit: number, keyOf: (item: T) => CursorKey): Page<T> {
-  const pageItems = items.slice(0, limit);
-  const last = pageItems.at(-1);
-  return {
-    items: pageItems,
-    next_cursor: items.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null,
-  };
-}

@@ -21,9 +21,9 @@ import {
   reviewFromDoc,
   reviewToDoc,
   toDate,
-  toPage,
 } from './mongo-ugc-schema.ts';
 import type { ReviewDoc } from './mongo-ugc-schema.ts';
+import { toPage } from '../cursor.ts';
 
 export interface MongoUgcStoreOptions {
   /** `mongodb://` or `mongodb+srv://` connection string. */

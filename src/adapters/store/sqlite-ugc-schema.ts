@@ -3,8 +3,7 @@ import type { Bookmark } from '../../domain/bookmarks.ts';
 import { BackendError, ValidationError } from '../../domain/errors.ts';
 import type { Like } from '../../domain/likes.ts';
 import type { Review, ReviewSort } from '../../domain/reviews.ts';
-import type { Page } from '../../ports/page.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { type CursorKey, decodeCursor } from '../cursor.ts';
 import { inTransaction, isUniqueViolation, toSqliteError } from '../sqlite.ts';
 
 /**
@@ -174,7 +173,6 @@ export function reviewFromRow(row: Row): Review {
   };
 }
 
-type CursorKey = (string | number)[];
 
 /**
  * Keyset listing of reviews per sort. The sort name is the first element of the cursor, so a
@@ -208,16 +206,6 @@ export const REVIEW_SORTS: Record<ReviewSort, SortSpec> = {
     key: (r) => [r.upvotes - r.downvotes, r.created_at, r.id],
   },
 };
-
-/** Fetching limit + 1 rows tells whether another page exists without a count query. */
-export function toPage<T>(items: T[], limit: number, keyOf: (item: T) => CursorKey): Page<T> {
-  const pageItems = items.slice(0, limit);
-  const last = pageItems.at(-1);
-  return {
-    items: pageItems,
-    next_cursor: items.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null,
-  };
-}
 
 export function decodeReviewCursor(cursor: string, sort: ReviewSort): CursorKey {
   const [tag, ...key] = decodeCursor(cursor, ['string', ...REVIEW_SORTS[sort].shape]);

@@ -6,7 +6,7 @@ import type { Like, LikeSummary } from '../../domain/likes.ts';
 import type { NewReview, Review, ReviewPatch, ReviewSort, VoteValue } from '../../domain/reviews.ts';
 import type { Page, PageRequest } from '../../ports/page.ts';
 import type { UgcStore } from '../../ports/ugc-store.ts';
-import { decodeCursor } from '../cursor.ts';
+import { decodeCursor, toPage } from '../cursor.ts';
 import { openSqlite } from '../sqlite.ts';
 import {
   REVIEW_COLUMNS,
@@ -18,7 +18,6 @@ import {
   likeFromRow,
   migrate,
   reviewFromRow,
-  toPage,
   translateError,
 } from './sqlite-ugc-schema.ts';
 
