@@ -1,23 +1,12 @@
-import type { EventInput } from '../../src/domain/events.ts';
-
 /**
  * Behaviour events as a web player sends them: a mix of clicks, page views, finished views,
  * playback progress and searches, 150–300 bytes of JSON each, for a few hundred films. Seeded,
  * so every run sends the same bytes.
  */
-export type Random = () => number;
+import type { EventInput } from '../../src/domain/events.ts';
+import { type Random, seeded } from '../../test/helpers/random.ts';
 
-/** mulberry32: tiny, fast and good enough to vary fixtures reproducibly. */
-export function seeded(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { type Random, seeded };
 
 function uuid(random: Random): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16));

@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type EventInput, MAX_PROPERTIES_BYTES, type NormalizeContext, type NormalizeResult, canonicalTimeMs, isoTime, normalizeEvents, timeMs } from '../../src/domain/events.ts';
+import { seeded } from '../helpers/random.ts';
 
 const DAY_MS = 86_400_000;
 const YEAR_10000_MS = Date.UTC(10000, 0);
 /** 0000-01-01T00:00:00.000Z (Date.UTC would read year 0 as 1900). */
 const YEAR_0_MS = new Date(0).setUTCFullYear(0, 0, 1);
-
-/** mulberry32: the fuzz cases are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Texts near and beyond the edges of the canonical form; every one must parse as `Date.parse` does. */
 const TRICKY_TIMES = [

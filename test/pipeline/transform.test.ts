@@ -6,6 +6,7 @@ import { EventMessage, normalizeEvents } from '../../src/domain/events.ts';
 import type { LogRecord } from '../../src/ports/event-log.ts';
 import type { EventRow } from '../../src/ports/warehouse.ts';
 import { type TransformResult, toEventRow } from '../../src/pipeline/transform.ts';
+import { seeded } from '../helpers/random.ts';
 
 function record(value: Buffer | string | object): LogRecord {
   const bytes = Buffer.isBuffer(value) ? value : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
@@ -175,17 +176,6 @@ function referenceToEventRow(r: LogRecord): TransformResult {
     if (err instanceof ReferenceBadTime) return { kind: 'dlq', reason: err.message };
     throw err;
   }
-}
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const TIMES = [
