@@ -24,10 +24,6 @@ export function scoreOf(input: { score: number } | { like: boolean }): number {
   return 'score' in input ? input.score : input.like ? MAX_SCORE : MIN_SCORE;
 }
 
-export function isLike(score: number): boolean {
-  return score >= LIKE_THRESHOLD;
-}
-
 /** Rounded to two decimals so every store reports the same number. */
 export function roundAverage(sum: number, count: number): number | null {
   return count === 0 ? null : Math.round((sum / count) * 100) / 100;
