@@ -72,6 +72,38 @@ describe('KafkaEventLog against a real broker', () => {
     }
   });
 
+  it('lists streams while another client deletes topics, leaving out only the deleted ones', async () => {
+    const [log, other] = [await started(), await started()];
+    const kept = `keep-${randomUUID()}`;
+    const doomed = Array.from({ length: 12 }, () => `gone-${randomUUID()}`);
+    try {
+      await log.createStream(kept, { partitions: 1 });
+      for (const name of doomed) await other.createStream(name, { partitions: 1 });
+      // List without pause while the other client deletes: some listings fall between a topic
+      // being listed and being described.
+      let deleting = true;
+      const listings: string[][] = [];
+      const lister = Promise.all(
+        [1, 2, 3].map(async () => {
+          while (deleting) listings.push((await log.listStreams()).map((s) => s.name));
+        }),
+      );
+      try {
+        for (const name of doomed) await other.deleteStream(name);
+      } finally {
+        deleting = false;
+        await lister;
+      }
+      assert.ok(listings.length >= 3);
+      for (const names of listings) assert.ok(names.includes(kept), 'a topic that exists is always listed');
+      const after = (await log.listStreams()).map((s) => s.name);
+      assert.deepEqual(doomed.filter((name) => after.includes(name)), []);
+    } finally {
+      await log.deleteStream(kept).catch(() => undefined);
+      await Promise.all([log.close(), other.close()]);
+    }
+  });
+
   it('refuses appends at once when its queue is full', async () => {
     const log = await started({ maxPendingRecords: 10 });
     const stream = `q-${randomUUID()}`;

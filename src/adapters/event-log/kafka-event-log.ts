@@ -215,14 +215,26 @@ export class KafkaEventLog implements EventLog {
     const names = (await this.#topicNames()).filter((n) => !n.startsWith('__')).sort();
     if (names.length === 0) return [];
     try {
-      const metadata = await withDeadline(this.#admin.metadata({ topics: names, forceUpdate: true }), this.#options.timeoutMs * 2, 'Kafka metadata');
-      return names.flatMap((name) => {
-        const topic = metadata.topics.get(name);
-        return topic ? [{ name, partitions: topic.partitionsCount, replicationFactor: topic.partitions[0]?.replicas.length ?? 0 }] : [];
-      });
+      return await this.#describe(names);
     } catch (err) {
-      throw toUnavailable(err, 'Kafka admin request failed');
+      if (!isUnknownTopic(err)) throw toUnavailable(err, 'Kafka admin request failed');
     }
+    // A topic was deleted between listing and describing, which fails the whole request:
+    // describe each on its own and leave out the ones that are gone.
+    const each = await Promise.allSettled(names.map((name) => this.#describe([name])));
+    return each.flatMap((result) => {
+      if (result.status === 'fulfilled') return result.value;
+      if (isUnknownTopic(result.reason)) return [];
+      throw toUnavailable(result.reason, 'Kafka admin request failed');
+    });
+  }
+
+  async #describe(names: string[]): Promise<StreamInfo[]> {
+    const metadata = await withDeadline(this.#admin.metadata({ topics: [...names], forceUpdate: true }), this.#options.timeoutMs * 2, 'Kafka metadata');
+    return names.flatMap((name) => {
+      const topic = metadata.topics.get(name);
+      return topic ? [{ name, partitions: topic.partitionsCount, replicationFactor: topic.partitions[0]?.replicas.length ?? 0 }] : [];
+    });
   }
 
   consumer(options: ConsumerOptions): EventLogConsumer {
