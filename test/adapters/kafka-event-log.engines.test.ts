@@ -72,6 +72,32 @@ describe('KafkaEventLog against a real broker', () => {
     }
   });
 
+  it('does not list a stream once deleteStream has returned, nor miss one createStream made, while it lists all along', async () => {
+    const log = await started();
+    const names = Array.from({ length: 10 }, () => `cd-${randomUUID()}`);
+    // The client shares one in-flight metadata request among concurrent callers: a listing that
+    // joins one sent before the delete completed would still show the topic.
+    let listing = true;
+    const background = (async () => {
+      while (listing) await log.listStreams();
+    })();
+    try {
+      await Promise.all(
+        names.map(async (name) => {
+          await log.createStream(name, { partitions: 2 });
+          assert.ok((await log.listStreams()).some((s) => s.name === name), `${name} listed after creation`);
+          await log.deleteStream(name);
+          assert.ok(!(await log.listStreams()).some((s) => s.name === name), `${name} not listed after deletion`);
+        }),
+      );
+    } finally {
+      listing = false;
+      await background;
+      await Promise.all(names.map((name) => log.deleteStream(name).catch(() => undefined)));
+      await log.close();
+    }
+  });
+
   it('lists streams while another client deletes topics, leaving out only the deleted ones', async () => {
     const [log, other] = [await started(), await started()];
     const kept = `keep-${randomUUID()}`;

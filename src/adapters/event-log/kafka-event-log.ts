@@ -174,10 +174,17 @@ export class KafkaEventLog implements EventLog {
     }
     // The controller has created it; wait until brokers serve its metadata, so that what we
     // created is listed and writable as soon as we return.
+    await this.#until(async () => {
+      const metadata = await this.#admin.metadata({ topics: [name], forceUpdate: true }).catch(() => undefined);
+      return (metadata?.topics.get(name)?.partitionsCount ?? 0) > 0;
+    });
+  }
+
+  /** Polls `done` with back-off until it holds or the admin deadline passes (then returns anyway). */
+  async #until(done: () => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + Math.max(this.#options.timeoutMs, 10_000);
     for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 200)) {
-      const metadata = await this.#admin.metadata({ topics: [name], forceUpdate: true }).catch(() => undefined);
-      if ((metadata?.topics.get(name)?.partitionsCount ?? 0) > 0) return;
+      if (await done().catch(() => false)) return;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
@@ -209,6 +216,8 @@ export class KafkaEventLog implements EventLog {
     } finally {
       this.#partitions.delete(name);
     }
+    // As for creation: the controller has deleted it; wait until the broker no longer lists it.
+    await this.#until(async () => !(await this.#topicNames()).includes(name));
   }
 
   async listStreams(): Promise<StreamInfo[]> {
