@@ -10,6 +10,8 @@ import { createErrorReporter } from './observability/error-reporter.ts';
 import { Metrics } from './observability/metrics.ts';
 import { buildOpsServer } from './api/ops-server.ts';
 import { Etl } from './pipeline/etl.ts';
+import { EtlThread } from './etl-thread.ts';
+import type { Warehouse } from './ports/warehouse.ts';
 import type { Lifecycle } from './ports/lifecycle.ts';
 
 const USAGE = `Usage: node src/main.ts <command>
@@ -54,7 +56,6 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   const metrics = new Metrics();
   const reporter = createErrorReporter({ ...config.sentry, release: `ugc-service@${process.env.npm_package_version ?? 'dev'}` });
   const withApi = command === 'serve' || command === 'api';
-  const withEtl = command === 'serve' || command === 'etl';
 
   const log = createEventLog(config, logger);
   const warehouse = createWarehouse(config);
@@ -73,9 +74,11 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
     throw err;
   }
 
-  const etl = withEtl
-    ? new Etl({ log, warehouse, logger: logger.child({ component: 'etl' }), metrics }, { topic: config.events.topic, dlqTopic: config.events.dlqTopic, ...config.etl })
-    : undefined;
+  // `etl` runs the loader on its own; `serve` runs it in a worker thread beside the API.
+  const etl =
+    command === 'etl'
+      ? new Etl({ log, warehouse, logger: logger.child({ component: 'etl' }), metrics }, { topic: config.events.topic, dlqTopic: config.events.dlqTopic, ...config.etl })
+      : undefined;
 
   const verifier = new JwtVerifier(config.auth);
   const app = withApi && store ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter }) : undefined;
@@ -91,22 +94,41 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   }
   etl?.start();
   if (etl) logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
+  const undo = async (): Promise<void> => {
+    await app?.close();
+    await closeAll(logger, backends);
+  };
+  const thread = command === 'serve' ? await startEtlThread(config, warehouse, logger, undo) : undefined;
+  metrics.includeRemote(thread ? () => thread.metrics() : undefined);
 
   onShutdown(logger, config.server.shutdownTimeoutMs, async () => {
     // Order matters: stop intake, let in-flight requests finish, flush the batch in hand, close.
     await app?.close();
     await etl?.stop(config.server.shutdownTimeoutMs);
+    await thread?.stop(config.server.shutdownTimeoutMs);
     await ops?.close();
     await closeAll(logger, backends);
     await reporter.flush(2000);
     logger.info('stopped');
   });
   // The ETL dying is fatal for its process: a supervisor restarts it and it resumes from the log.
-  etl?.done.catch((err: unknown) => {
+  const etlDied = (err: unknown): void => {
     reporter.capture(err, { component: 'etl' });
     process.exitCode = 1;
     process.kill(process.pid, 'SIGTERM');
-  });
+  };
+  etl?.done.catch(etlDied);
+  thread?.done.catch(etlDied);
+}
+
+/** The ETL thread of `serve`; if it cannot start, what already started is closed first. */
+async function startEtlThread(config: Config, warehouse: Warehouse, logger: Logger, undo: () => Promise<void>): Promise<EtlThread> {
+  try {
+    return await EtlThread.start({ config, warehouse, logger });
+  } catch (err) {
+    await undo();
+    throw err;
+  }
 }
 
 /** `.env` in the working directory, if there is one; real environment variables win. */

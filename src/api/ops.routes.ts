@@ -46,7 +46,7 @@ const ops: FastifyPluginAsyncTypebox<{ dependencies: Record<string, Lifecycle>; 
   );
 
   app.get('/metrics', { config, schema: { tags, summary: 'Prometheus metrics', hide: false } }, async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    reply.type(metrics.registry.contentType).send(await metrics.exposition()),
   );
   return Promise.resolve();
 };

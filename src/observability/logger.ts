@@ -1,4 +1,5 @@
 import { ecsFormat } from '@elastic/ecs-pino-format';
+import { isMainThread } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -8,8 +9,9 @@ export type { Logger };
  * the fields; pretty only for a person at a terminal. Request headers are never logged, and the
  * redaction below is a second guard for tokens that might end up in a logged object.
  */
-export function createLogger(options: { level: string; name?: string; destination?: pino.DestinationStream }): Logger {
-  const pretty = options.destination === undefined && process.stdout.isTTY;
+export function createLogger(options: { level: string; name?: string; destination?: pino.DestinationStream; pretty?: boolean }): Logger {
+  // A worker thread's stdout is never a TTY; its creator says whether the process's is.
+  const pretty = options.destination === undefined && (options.pretty ?? process.stdout.isTTY);
   const ecs = ecsFormat({ serviceName: 'ugc-service', eventDataset: `ugc.${options.name ?? 'app'}`, convertErr: true, apmIntegration: false });
   return pino(
     {
@@ -21,6 +23,7 @@ export function createLogger(options: { level: string; name?: string; destinatio
       },
       ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', messageKey: 'message' } } } : {}),
     },
-    pretty ? undefined : (options.destination ?? pino.destination(1)),
+    // Asynchronous writes are flushed at exit only on the main thread: a worker writes synchronously.
+    pretty ? undefined : (options.destination ?? pino.destination({ dest: 1, sync: !isMainThread })),
   );
 }

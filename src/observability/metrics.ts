@@ -1,4 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, type MetricObjectWithValues, type MetricValue, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry's metrics as JSON (`registry.getMetricsAsJSON()`), as another thread sends them. */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 /**
  * Every Prometheus metric the service exports, on a registry of its own (not prom-client's
@@ -87,5 +90,19 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  #remote: (() => Promise<MetricsSnapshot>) | undefined;
+
+  /** Another thread's metrics (the ETL thread of `serve`), summed into this registry's at scrape time. */
+  includeRemote(source: (() => Promise<MetricsSnapshot>) | undefined): void {
+    this.#remote = source;
+  }
+
+  /** The Prometheus text exposition: this registry's metrics plus the remote thread's, if any. */
+  async exposition(): Promise<string> {
+    if (!this.#remote) return this.registry.metrics();
+    const [own, remote] = await Promise.all([this.registry.getMetricsAsJSON(), this.#remote().catch((): MetricsSnapshot => [])]);
+    return AggregatorRegistry.aggregate([own, remote]).metrics();
   }
 }

@@ -3,8 +3,10 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { murmur2, partitionForKey, toPositive } from '../../src/adapters/event-log/partitioner.ts';
 import { SqliteEventLog, toStorageError } from '../../src/adapters/event-log/sqlite-event-log.ts';
 import type { SqliteEventLogOptions } from '../../src/adapters/event-log/sqlite-event-log.ts';
@@ -227,6 +229,32 @@ void describe('SqliteEventLog', () => {
     await writer.append('shared', [{ key: 'k', value: value('from afar') }]);
     assert.deepEqual((await waiting).map((r) => r.value.toString()), ['from afar']);
     assert.ok(performance.now() - started < 1_000);
+  });
+
+  void it('wakes a waiting poll of another instance in this process at once, also across threads', async () => {
+    // Polling the file would take a minute here: only the in-process wake-up can deliver in time.
+    const reader = await open({ pollIntervalMs: 60_000 });
+    const writer = await open();
+    await writer.createStream('woken', { partitions: 1 });
+    const consumer = reader.consumer({ group: group(), stream: 'woken' });
+    assert.deepEqual(await consumer.poll({ maxRecords: 1, maxWaitMs: 0 }), []);
+    const woken = async (poll: Promise<LogRecord[]>): Promise<string[] | 'still waiting after 5 s'> =>
+      Promise.race([poll.then((rs) => rs.map((r) => r.value.toString())), sleep(5_000, 'still waiting after 5 s' as const)]);
+    const sameThread = consumer.poll({ maxRecords: 10, maxWaitMs: 30_000 });
+    await writer.append('woken', [{ key: 'k', value: value('same thread') }]);
+    assert.deepEqual(await woken(sameThread), ['same thread']);
+
+    const otherThread = consumer.poll({ maxRecords: 10, maxWaitMs: 30_000 });
+    const source = `
+      import { SqliteEventLog } from ${JSON.stringify(new URL('../../src/adapters/event-log/sqlite-event-log.ts', import.meta.url).href)};
+      const log = new SqliteEventLog(${JSON.stringify({ ...defaults, path })});
+      await log.start();
+      await log.append('woken', [{ key: 'k', value: Buffer.from('other thread') }]);
+      await log.close();`;
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`));
+    const [code] = (await once(worker, 'exit')) as [number];
+    assert.equal(code, 0);
+    assert.deepEqual(await woken(otherThread), ['other thread']);
   });
 
   void it('close finishes queued appends, wakes polls and refuses further work', async () => {

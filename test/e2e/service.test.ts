@@ -119,6 +119,24 @@ describe('end to end: the embedded service as a process', () => {
     assert.equal(events.length, 20);
   });
 
+  it('exits non-zero, after closing cleanly, when the ETL dies (a supervisor restarts it)', async () => {
+    // Its own data directory: it deletes the events stream from under the ETL.
+    const own = await makeTempDir('ugc-e2e-crash-');
+    try {
+      const svc = await startService({ ...env, DATA_DIR: own.dir });
+      const admin = await runCli(['token', '--user', 'admin', '--admin'], { ...env, DATA_DIR: own.dir });
+      const res = await fetch(`${svc.url}/api/v1/topics/ugc.events`, { method: 'DELETE', headers: { authorization: `Bearer ${admin.stdout.trim()}` } });
+      assert.equal(res.status, 204);
+      assert.deepEqual(await svc.exited, { code: 1, signal: null });
+      const messages = svc.logs.map((l) => `${String(l['log.level'])} ${String(l.message)}`);
+      assert.ok(messages.includes('fatal ETL stopped on an unexpected error'), messages.join('\n'));
+      assert.ok(messages.includes('info stopped'), 'the API and the backends were closed before exiting');
+      assert.ok(!messages.some((m) => m.startsWith('error')), messages.join('\n'));
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('refuses to start on bad configuration, naming every bad variable', async () => {
     const { code, stderr } = await runCli(['serve'], { ...env, PORT: 'abc', ETL_BATCH_SIZE: '0', EVENT_LOG: 'kafkaesque' });
     assert.equal(code, 2);

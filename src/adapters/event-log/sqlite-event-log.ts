@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import { BroadcastChannel } from 'node:worker_threads';
 import { BackendError, ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../domain/errors.ts';
 import type { FieldError } from '../../domain/errors.ts';
 import type {
@@ -71,6 +73,8 @@ export class SqliteEventLog implements EventLog {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly closeController = new AbortController();
   private readonly forConsumers: ConsumerLog;
+  /** Wakes the polls of other instances on this file in this process (the ETL thread of `serve`). */
+  private peers: BroadcastChannel | null = null;
 
   constructor(options: SqliteEventLogOptions) {
     this.options = options;
@@ -106,6 +110,9 @@ export class SqliteEventLog implements EventLog {
       });
       this.purgeExpired();
       this.retentionTimer = setInterval(() => this.purgeExpired(), RETENTION_CHECK_MS).unref();
+      this.peers = new BroadcastChannel(`ugc-sqlite-event-log:${resolve(this.options.path)}`);
+      this.peers.onmessage = (message) => this.wake(String((message as { data: unknown }).data));
+      this.peers.unref();
     });
   }
 
@@ -114,6 +121,8 @@ export class SqliteEventLog implements EventLog {
       await this.flushing;
       if (this.retentionTimer) clearInterval(this.retentionTimer);
       this.closeController.abort();
+      this.peers?.close();
+      this.peers = null;
       this.statements.clear();
       this.db?.close();
       this.db = null;
@@ -269,7 +278,13 @@ export class SqliteEventLog implements EventLog {
     });
   }
 
+  /** Wakes the polls waiting on `stream`, here and in the other instances of this process. */
   private notify(stream: string): void {
+    this.wake(stream);
+    this.peers?.postMessage(stream);
+  }
+
+  private wake(stream: string): void {
     const waiting = this.waiters.get(stream);
     this.waiters.delete(stream);
     for (const wake of waiting ?? []) wake();

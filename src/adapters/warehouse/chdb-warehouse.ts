@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
+import type { MessagePort } from 'node:worker_threads';
 import { Session } from 'chdb';
 import { BackendError } from '../../domain/errors.ts';
 import { toBackendError } from './clickhouse-errors.ts';
+import { ChannelExecutor, serveExecutor } from './executor-channel.ts';
 import { type ClickhouseExecutor, SqlWarehouse } from './sql-warehouse.ts';
 
 /**
@@ -64,7 +66,24 @@ class ChdbExecutor implements ClickhouseExecutor {
 }
 
 export class ChdbWarehouse extends SqlWarehouse {
+  readonly #executor: ChdbExecutor;
+
   constructor(options: { path: string; database: string }) {
-    super(new ChdbExecutor(options.path), { database: options.database });
+    const executor = new ChdbExecutor(options.path);
+    super(executor, { database: options.database });
+    this.#executor = executor;
+  }
+
+  /**
+   * Serves this warehouse's session to another thread of the process, whose warehouse is
+   * `ChdbWarehouse.over(port)`: chDB allows one session per process.
+   */
+  share(port: MessagePort): void {
+    serveExecutor(this.#executor, port);
+  }
+
+  /** The warehouse of a thread that does not own the session: every call goes to its owner. */
+  static over(port: MessagePort, options: { database: string }): SqlWarehouse {
+    return new SqlWarehouse(new ChannelExecutor(port, 'chdb'), options);
   }
 }

@@ -1,0 +1,141 @@
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import type { Config } from './config.ts';
+import type { Logger } from './observability/logger.ts';
+import type { MetricsSnapshot } from './observability/metrics.ts';
+import type { Warehouse } from './ports/warehouse.ts';
+import { ChdbWarehouse } from './adapters/warehouse/chdb-warehouse.ts';
+
+/**
+ * `serve` runs the ETL in a worker thread, so that its batches (reading the log, transforming
+ * thousands of records, serialising the insert) never hold up the API's event loop. The worker
+ * (`etl-worker.ts`) builds its own adapters from the same configuration and runs the same `Etl`
+ * as the `etl` command; only chDB, which allows one session per process, stays with the main
+ * thread and is served to the worker over a MessagePort.
+ */
+export interface EtlWorkerData {
+  config: Config;
+  /** Set when the warehouse is chDB: the port the main thread serves its session on. */
+  warehousePort?: MessagePort;
+  pretty: boolean;
+}
+
+export type ToWorker = { type: 'stop'; timeoutMs: number } | { type: 'metrics'; id: number };
+export type FromWorker =
+  | { type: 'started' }
+  | { type: 'metrics'; id: number; snapshot: MetricsSnapshot }
+  | { type: 'failed'; error: SerializedError };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string | undefined;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { name: 'Error', message: String(err) };
+}
+
+function deserializeError(error: SerializedError): Error {
+  const err = new Error(error.message);
+  err.name = error.name;
+  if (error.stack !== undefined) err.stack = error.stack;
+  return err;
+}
+
+export class EtlThread {
+  readonly #worker: Worker;
+  readonly #done: Promise<void>;
+  #nextId = 0;
+  readonly #scrapes = new Map<number, (snapshot: MetricsSnapshot) => void>();
+
+  private constructor(worker: Worker, done: Promise<void>) {
+    this.#worker = worker;
+    this.#done = done;
+    worker.on('message', (message: FromWorker) => {
+      if (message.type !== 'metrics') return;
+      this.#scrapes.get(message.id)?.(message.snapshot);
+      this.#scrapes.delete(message.id);
+    });
+  }
+
+  /** Starts the worker; resolves once its consumer is running, rejects if it cannot start. */
+  static async start(options: { config: Config; warehouse: Warehouse; logger: Logger }): Promise<EtlThread> {
+    const { config, warehouse } = options;
+    const chdb = warehouse instanceof ChdbWarehouse ? warehouse : undefined;
+    const channel = chdb ? new MessageChannel() : undefined;
+    if (chdb && channel) chdb.share(channel.port1);
+    const workerData: EtlWorkerData = { config, pretty: process.stdout.isTTY, ...(channel ? { warehousePort: channel.port2 } : {}) };
+    const worker = new Worker(new URL('./etl-worker.ts', import.meta.url), {
+      workerData,
+      transferList: channel ? [channel.port2] : [],
+      name: 'etl',
+    });
+
+    let started!: () => void;
+    let failedToStart!: (err: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => ((started = resolve), (failedToStart = reject)));
+    // Settles when the worker exits: cleanly after a stop, or with the error that ended it.
+    const done = new Promise<void>((resolve, reject) => {
+      let failure: Error | undefined;
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'started') started();
+        if (message.type === 'failed') {
+          failure = deserializeError(message.error);
+          failedToStart(failure);
+        }
+      });
+      worker.on('error', (err: Error) => {
+        failure ??= err;
+        failedToStart(err);
+      });
+      worker.on('exit', (code) => {
+        channel?.port1.close();
+        failure ??= code === 0 ? undefined : new Error(`ETL thread exited with code ${code}`);
+        failedToStart(failure ?? new Error('ETL thread exited before it started'));
+        if (failure) reject(failure);
+        else resolve();
+      });
+    });
+    done.catch(() => undefined); // observed through `done`; start() reports a failure to start
+    await ready;
+    return new EtlThread(worker, done);
+  }
+
+  /** Resolves when the thread has stopped after `stop`; rejects if the ETL died. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** The worker's metrics registry, for the main thread's `/metrics`. */
+  metrics(timeoutMs = 2000): Promise<MetricsSnapshot> {
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#scrapes.delete(id);
+        resolve([]);
+      }, timeoutMs);
+      this.#scrapes.set(id, (snapshot) => {
+        clearTimeout(timer);
+        resolve(snapshot);
+      });
+      this.#worker.postMessage({ type: 'metrics', id } satisfies ToWorker);
+    });
+  }
+
+  /**
+   * Finishes and commits the batch in hand (abandoning it uncommitted after `timeoutMs`), closes
+   * the worker's adapters and waits for the thread to end; terminates it if it does not.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.#worker.postMessage({ type: 'stop', timeoutMs } satisfies ToWorker);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs + 5000)));
+    // A crash is reported through `done`; stopping after one is still a clean stop of the rest.
+    const ended = this.#done.then(
+      () => 'ended' as const,
+      () => 'ended' as const,
+    );
+    const outcome = await Promise.race([ended, late]).finally(() => clearTimeout(timer));
+    if (outcome === 'late') await this.#worker.terminate();
+  }
+}

@@ -1,0 +1,69 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { ChdbWarehouse } from './adapters/warehouse/chdb-warehouse.ts';
+import { createEventLog, createWarehouse } from './composition.ts';
+import { type EtlWorkerData, type FromWorker, type ToWorker, serializeError } from './etl-thread.ts';
+import { createLogger } from './observability/logger.ts';
+import { Metrics } from './observability/metrics.ts';
+import { Etl } from './pipeline/etl.ts';
+import type { Lifecycle } from './ports/lifecycle.ts';
+
+/**
+ * The ETL thread of `serve` (see `etl-thread.ts`): the same adapters and the same `Etl` as the
+ * `etl` command, built from the configuration the main thread passes. The main thread has
+ * already created the streams and applied the migrations.
+ */
+const { config, warehousePort, pretty } = workerData as EtlWorkerData;
+const port = parentPort;
+if (!port) throw new Error('etl-worker.ts runs as a worker thread of `serve`');
+const post = (message: FromWorker): void => port.postMessage(message);
+
+const logger = createLogger({ level: config.log.level, name: 'serve', pretty }).child({ component: 'etl' });
+// Process-wide metrics (CPU, memory, event loop) are the main thread's to report.
+const metrics = new Metrics({ defaultMetrics: false });
+const log = createEventLog(config, logger.child({ component: 'event-log' }));
+const warehouse = warehousePort ? ChdbWarehouse.over(warehousePort, { database: config.warehouse.database }) : createWarehouse(config);
+const backends: Lifecycle[] = [log, warehouse];
+
+async function closeAll(): Promise<void> {
+  const results = await Promise.allSettled(backends.map((b) => b.close()));
+  for (const r of results) if (r.status === 'rejected') logger.error({ err: r.reason as unknown }, 'close failed');
+}
+
+try {
+  await Promise.all(backends.map((b) => b.start()));
+} catch (err) {
+  await closeAll();
+  post({ type: 'failed', error: serializeError(err) });
+  port.close();
+  process.exit(1);
+}
+
+const etl = new Etl({ log, warehouse, logger, metrics }, { topic: config.events.topic, dlqTopic: config.events.dlqTopic, ...config.etl });
+etl.start();
+logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
+
+let stopping = false;
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'metrics') {
+    metrics.registry.getMetricsAsJSON().then(
+      (snapshot) => post({ type: 'metrics', id: message.id, snapshot }),
+      () => post({ type: 'metrics', id: message.id, snapshot: [] }),
+    );
+  } else if (!stopping) {
+    stopping = true;
+    void etl
+      .stop(message.timeoutMs)
+      .then(closeAll)
+      .finally(() => port.close());
+  }
+});
+post({ type: 'started' });
+
+// The ETL dying ends the thread with its error; the main thread reports it and exits non-zero.
+etl.done.catch(async (err: unknown) => {
+  await etl.stop(0).catch(() => undefined);
+  await closeAll();
+  post({ type: 'failed', error: serializeError(err) });
+  port.close();
+  process.exit(1);
+});
