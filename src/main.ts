@@ -15,7 +15,7 @@ import type { Warehouse } from './ports/warehouse.ts';
 import type { Lifecycle } from './ports/lifecycle.ts';
 
 const USAGE = `Usage: node src/main.ts <command>
-  serve     API and ETL in one process (default; the embedded all-in-one)
+  serve     API and ETL in one process, the ETL in a worker thread (default; the embedded all-in-one)
   api       the HTTP API only
   etl       the event log -> warehouse loader only
   migrate   apply warehouse schema migrations and exit
