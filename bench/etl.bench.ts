@@ -101,7 +101,7 @@ export const etl: Bench = {
     const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' });
     const logger = pino({ level: 'silent' });
     const log = createEventLog(config, logger);
-    let warehouse: Warehouse | undefined = createWarehouse(config);
+    let warehouse: Warehouse | undefined = await createWarehouse(config);
     try {
       await log.start();
       await log.ensureStream(config.events.topic, { partitions: config.events.partitions });

@@ -5,8 +5,6 @@ import { KafkaEventLog } from './adapters/event-log/kafka-event-log.ts';
 import { SqliteEventLog } from './adapters/event-log/sqlite-event-log.ts';
 import { MongoUgcStore } from './adapters/store/mongo-ugc-store.ts';
 import { SqliteUgcStore } from './adapters/store/sqlite-ugc-store.ts';
-import { ChdbWarehouse } from './adapters/warehouse/chdb-warehouse.ts';
-import { ClickhouseWarehouse } from './adapters/warehouse/clickhouse-warehouse.ts';
 import type { Config } from './config.ts';
 import type { EventLog } from './ports/event-log.ts';
 import type { UgcStore } from './ports/ugc-store.ts';
@@ -37,12 +35,20 @@ export function createEventLog(config: Config, logger: Logger): EventLog {
   }
 }
 
-export function createWarehouse(config: Config): Warehouse {
+/**
+ * Loaded on demand: the chDB addon is large, and a thread that loads it and exits breaks the
+ * chDB session of the rest of the process (see `borrowedChdbWarehouse`).
+ */
+export async function createWarehouse(config: Config): Promise<Warehouse> {
   switch (config.warehouse.backend) {
-    case 'chdb':
+    case 'chdb': {
+      const { ChdbWarehouse } = await import('./adapters/warehouse/chdb-warehouse.ts');
       return new ChdbWarehouse({ path: config.warehouse.path, database: config.warehouse.database });
-    case 'clickhouse':
+    }
+    case 'clickhouse': {
+      const { ClickhouseWarehouse } = await import('./adapters/warehouse/clickhouse-warehouse.ts');
       return new ClickhouseWarehouse({ ...config.warehouse.clickhouse, database: config.warehouse.database });
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './observability/logger.ts';
 import type { MetricsSnapshot } from './observability/metrics.ts';
 import type { Warehouse } from './ports/warehouse.ts';
-import { ChdbWarehouse } from './adapters/warehouse/chdb-warehouse.ts';
+import { isLendable } from './adapters/warehouse/executor-channel.ts';
 
 /**
  * `serve` runs the ETL in a worker thread, so that its batches (reading the log, transforming
@@ -61,9 +61,9 @@ export class EtlThread {
   /** Starts the worker; resolves once its consumer is running, rejects if it cannot start. */
   static async start(options: { config: Config; warehouse: Warehouse; logger: Logger }): Promise<EtlThread> {
     const { config, warehouse } = options;
-    const chdb = warehouse instanceof ChdbWarehouse ? warehouse : undefined;
-    const channel = chdb ? new MessageChannel() : undefined;
-    if (chdb && channel) chdb.share(channel.port1);
+    const lendable = isLendable(warehouse) ? warehouse : undefined;
+    const channel = lendable ? new MessageChannel() : undefined;
+    if (lendable && channel) lendable.share(channel.port1);
     const workerData: EtlWorkerData = { config, pretty: process.stdout.isTTY, ...(channel ? { warehousePort: channel.port2 } : {}) };
     const worker = new Worker(new URL('./etl-worker.ts', import.meta.url), {
       workerData,

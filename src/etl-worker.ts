@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { ChdbWarehouse } from './adapters/warehouse/chdb-warehouse.ts';
+import { borrowedChdbWarehouse } from './adapters/warehouse/executor-channel.ts';
 import { createEventLog, createWarehouse } from './composition.ts';
 import { type EtlWorkerData, type FromWorker, type ToWorker, serializeError } from './etl-thread.ts';
 import { createLogger } from './observability/logger.ts';
@@ -21,7 +21,8 @@ const logger = createLogger({ level: config.log.level, name: 'serve', pretty }).
 // Process-wide metrics (CPU, memory, event loop) are the main thread's to report.
 const metrics = new Metrics({ defaultMetrics: false });
 const log = createEventLog(config, logger.child({ component: 'event-log' }));
-const warehouse = warehousePort ? ChdbWarehouse.over(warehousePort, { database: config.warehouse.database }) : createWarehouse(config);
+// Never chDB itself: the main thread owns the session and lends it (see executor-channel.ts).
+const warehouse = warehousePort ? borrowedChdbWarehouse(warehousePort, { database: config.warehouse.database }) : await createWarehouse(config);
 const backends: Lifecycle[] = [log, warehouse];
 
 async function closeAll(): Promise<void> {

@@ -58,7 +58,7 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   const withApi = command === 'serve' || command === 'api';
 
   const log = createEventLog(config, logger);
-  const warehouse = createWarehouse(config);
+  const warehouse = await createWarehouse(config);
   const store = withApi ? createStore(config) : undefined;
   const backends: Lifecycle[] = [log, warehouse, ...(store ? [store] : [])];
   try {
@@ -187,7 +187,7 @@ async function main(argv: string[]): Promise<void> {
       await run(command, config, logger);
       return;
     case 'migrate': {
-      const warehouse = createWarehouse(config);
+      const warehouse = await createWarehouse(config);
       await warehouse.start();
       try {
         logger.info({ applied: await warehouse.migrate() }, 'migrations done');

@@ -46,7 +46,7 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
   const logger = options.logDestination ? createLogger({ level: 'info', name: 'test', destination: options.logDestination }) : pino({ level: 'silent' });
   const metrics = new Metrics({ defaultMetrics: false });
   const log = createEventLog(config, logger);
-  const warehouse = createWarehouse(config);
+  const warehouse = await createWarehouse(config);
   const store = createStore(config);
   await Promise.all([log.start(), warehouse.start(), store.start()]);
   await log.ensureStream(config.events.topic, { partitions: config.events.partitions });

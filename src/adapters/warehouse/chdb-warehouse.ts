@@ -3,7 +3,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Session } from 'chdb';
 import { BackendError } from '../../domain/errors.ts';
 import { toBackendError } from './clickhouse-errors.ts';
-import { ChannelExecutor, serveExecutor } from './executor-channel.ts';
+import { type LendableWarehouse, serveExecutor } from './executor-channel.ts';
 import { type ClickhouseExecutor, SqlWarehouse } from './sql-warehouse.ts';
 
 /**
@@ -65,7 +65,7 @@ class ChdbExecutor implements ClickhouseExecutor {
   }
 }
 
-export class ChdbWarehouse extends SqlWarehouse {
+export class ChdbWarehouse extends SqlWarehouse implements LendableWarehouse {
   readonly #executor: ChdbExecutor;
 
   constructor(options: { path: string; database: string }) {
@@ -76,14 +76,9 @@ export class ChdbWarehouse extends SqlWarehouse {
 
   /**
    * Serves this warehouse's session to another thread of the process, whose warehouse is
-   * `ChdbWarehouse.over(port)`: chDB allows one session per process.
+   * `borrowedChdbWarehouse(port)`: chDB allows one session per process.
    */
   share(port: MessagePort): void {
     serveExecutor(this.#executor, port);
-  }
-
-  /** The warehouse of a thread that does not own the session: every call goes to its owner. */
-  static over(port: MessagePort, options: { database: string }): SqlWarehouse {
-    return new SqlWarehouse(new ChannelExecutor(port, 'chdb'), options);
   }
 }

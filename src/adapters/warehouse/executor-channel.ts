@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { BackendError } from '../../domain/errors.ts';
-import type { ClickhouseExecutor } from './sql-warehouse.ts';
+import { type ClickhouseExecutor, SqlWarehouse } from './sql-warehouse.ts';
 
 /**
  * chDB allows one session per process, and two sessions on one directory crash it. So when the
@@ -109,4 +109,21 @@ export class ChannelExecutor implements ClickhouseExecutor {
     this.#port.close();
     return Promise.resolve();
   }
+}
+
+/** A warehouse whose engine can be lent to another thread (`ChdbWarehouse`). */
+export interface LendableWarehouse {
+  share(port: MessagePort): void;
+}
+
+export function isLendable(warehouse: object): warehouse is LendableWarehouse {
+  return typeof (warehouse as Partial<LendableWarehouse>).share === 'function';
+}
+
+/**
+ * The warehouse of a thread that borrows another thread's chDB session. It never loads chDB
+ * itself: a thread that loads the chDB addon and exits breaks the session of every other thread.
+ */
+export function borrowedChdbWarehouse(port: MessagePort, options: { database: string }): SqlWarehouse {
+  return new SqlWarehouse(new ChannelExecutor(port, 'chdb'), options);
 }
