@@ -5,7 +5,7 @@ import { type EtlWorkerData, type FromWorker, type ToWorker, serializeError } fr
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { Etl } from './pipeline/etl.ts';
-import type { Lifecycle } from './ports/lifecycle.ts';
+import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
 
 /**
  * The ETL thread of `serve` (see `etl-thread.ts`): the same adapters and the same `Etl` as the
@@ -25,15 +25,12 @@ const log = createEventLog(config, logger.child({ component: 'event-log' }));
 const warehouse = warehousePort ? borrowedChdbWarehouse(warehousePort, { database: config.warehouse.database }) : await createWarehouse(config);
 const backends: Lifecycle[] = [log, warehouse];
 
-async function closeAll(): Promise<void> {
-  const results = await Promise.allSettled(backends.map((b) => b.close()));
-  for (const r of results) if (r.status === 'rejected') logger.error({ err: r.reason as unknown }, 'close failed');
-}
+const close = (): Promise<void> => closeAll(logger, backends);
 
 try {
   await Promise.all(backends.map((b) => b.start()));
 } catch (err) {
-  await closeAll();
+  await close();
   post({ type: 'failed', error: serializeError(err) });
   port.close();
   process.exit(1);
@@ -54,7 +51,7 @@ port.on('message', (message: ToWorker) => {
     stopping = true;
     void etl
       .stop(message.timeoutMs)
-      .then(closeAll)
+      .then(close)
       .finally(() => port.close());
   }
 });
@@ -63,7 +60,7 @@ post({ type: 'started' });
 // The ETL dying ends the thread with its error; the main thread reports it and exits non-zero.
 etl.done.catch(async (err: unknown) => {
   await etl.stop(0).catch(() => undefined);
-  await closeAll();
+  await close();
   post({ type: 'failed', error: serializeError(err) });
   port.close();
   process.exit(1);

@@ -12,7 +12,7 @@ import { buildOpsServer } from './api/ops-server.ts';
 import { Etl } from './pipeline/etl.ts';
 import { EtlThread } from './etl-thread.ts';
 import type { Warehouse } from './ports/warehouse.ts';
-import type { Lifecycle } from './ports/lifecycle.ts';
+import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
 
 const USAGE = `Usage: node src/main.ts <command>
   serve     API and ETL in one process, the ETL in a worker thread (default; the embedded all-in-one)
@@ -45,11 +45,6 @@ function onShutdown(logger: Logger, timeoutMs: number, stop: () => Promise<void>
   };
   process.once('SIGTERM', handler);
   process.once('SIGINT', handler);
-}
-
-async function closeAll(logger: Logger, backends: Lifecycle[]): Promise<void> {
-  const results = await Promise.allSettled(backends.map((b) => b.close()));
-  for (const r of results) if (r.status === 'rejected') logger.error({ err: r.reason as unknown }, 'close failed');
 }
 
 async function run(command: string, config: Config, logger: Logger): Promise<void> {
