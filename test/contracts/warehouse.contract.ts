@@ -187,6 +187,24 @@ export function warehouseContract(
       assert.deepEqual(await w.userEvents('a', ALL, 10), [stored(first)]);
     });
 
+    void it('counts a re-sent event whose copies straddle a range boundary in the range of its first copy only', async () => {
+      const w = await fresh();
+      const f = film();
+      // A client re-sent the same body 90 s later: clock-skew correction moved the copy's time
+      // by 90 s, across the boundary at T0.
+      const first = watched('view', f, 2_000, { user_id: 'a', occurred_at: at(-30_000), received_at: at(-29_000) });
+      const resend: EventRow = { ...first, occurred_at: at(60_000), received_at: at(61_000) };
+      await w.insertEvents([first, resend]);
+      const before = range(-3_600_000, 0);
+      const after = range(0, 3_600_000);
+      assert.deepEqual(await w.summary(before), { events: 1, users: 1, by_type: { view: 1 } });
+      assert.deepEqual(await w.summary(after), { events: 0, users: 0, by_type: {} });
+      assert.deepEqual(await w.topFilms(before, 'views', 10), [{ film_id: f, views: 1, watch_seconds: 2 }]);
+      assert.deepEqual(await w.topFilms(after, 'views', 10), []);
+      assert.deepEqual(await w.userEvents('a', before, 10), [stored(first)]);
+      assert.deepEqual(await w.userEvents('a', after, 10), []);
+    });
+
     void it('ranks films by views (view + playback_start) and by watch_seconds, with a limit', async () => {
       const w = await fresh();
       const [f1, f2, f3] = [film(), film(), film()];

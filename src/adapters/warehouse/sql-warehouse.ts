@@ -7,6 +7,12 @@ import { MIGRATIONS, type SchemaContext, migrationsTable, onCluster } from './mi
  * What a ClickHouse backend must do for the warehouse; chDB and the HTTP client each implement
  * it, and everything else (schema, SQL, mapping) is shared here so both run the same queries.
  */
+/**
+ * How far apart in time two copies of one event may be and still count once, in the range of the
+ * first copy received: a client that re-sends the same body shifts the copy's time by the delay.
+ */
+export const RESEND_WINDOW_MS = 3_600_000;
+
 export interface ClickhouseExecutor {
   readonly kind: string;
   open(): Promise<void>;
@@ -110,26 +116,43 @@ export class SqlWarehouse implements Warehouse {
     await this.#exec.insertJsonEachRow(`${this.#db}.events`, body);
   }
 
-  #where(range: TimeRange): string {
+  /**
+   * The rows to read for `range`: every copy of an event counts where its first received copy
+   * falls, and a copy re-sent with the same body has its time moved by the resend delay (clock-skew
+   * correction), so the scan reaches `RESEND_WINDOW_MS` beyond the range and `#inRange` then keeps
+   * the events whose first copy is inside it.
+   */
+  #scan(range: TimeRange): string {
     const d = this.#d;
-    return `occurred_at >= ${d.timeLiteral(range.from)} AND occurred_at < ${d.timeLiteral(range.to)}`;
+    const from = new Date(range.from.getTime() - RESEND_WINDOW_MS);
+    const to = new Date(range.to.getTime() + RESEND_WINDOW_MS);
+    return `occurred_at >= ${d.timeLiteral(from)} AND occurred_at < ${d.timeLiteral(to)}`;
+  }
+
+  /** A HAVING clause over `GROUP BY event_id`: the first received copy's time is in `range`. */
+  #inRange(range: TimeRange): string {
+    const d = this.#d;
+    const first = 'argMin(occurred_at, received_at)';
+    return `${first} >= ${d.timeLiteral(range.from)} AND ${first} < ${d.timeLiteral(range.to)}`;
   }
 
   async summary(range: TimeRange): Promise<Summary> {
     // Deduplicate by event_id first; the first copy received wins. (No WITH TOTALS: chDB
-    // renders it as broken JSON on an empty result.) Users need no dedup: a copy has the same user.
-    const [byType, users] = await Promise.all([
-      this.#exec.select<{ type: string; events: string }>(
-        `SELECT t AS type, count() AS events
-         FROM (SELECT event_id, argMin(type, received_at) AS t FROM ${this.#db}.events WHERE ${this.#where(range)} GROUP BY event_id)
-         GROUP BY t ORDER BY t`,
-      ),
-      this.#exec.select<{ users: string }>(`SELECT uniqExact(user_id) AS users FROM ${this.#db}.events WHERE ${this.#where(range)}`),
-    ]);
-    const by_type = Object.fromEntries(byType.data.map((r) => [r.type, Number(r.events)]));
+    // renders it as broken JSON on an empty result.) A copy has the same user as its original.
+    // One pass over the events: counts per type, and the distinct users merged across types.
+    const { data } = await this.#exec.select<{ types: string[]; counts: (string | number)[]; users: string | number }>(
+      `SELECT groupArray(t) AS types, groupArray(n) AS counts, uniqExactMerge(u) AS users
+       FROM (SELECT t, count() AS n, uniqExactState(u) AS u
+             FROM (SELECT event_id, argMin(type, received_at) AS t, any(user_id) AS u
+                   FROM ${this.#db}.events WHERE ${this.#scan(range)} GROUP BY event_id HAVING ${this.#inRange(range)})
+             GROUP BY t)`,
+    );
+    const row = data[0] ?? { types: [], counts: [], users: 0 };
+    const by_type: Record<string, number> = {};
+    for (const [i, type] of row.types.map((t, i) => [i, t] as const).sort(([, a], [, b]) => (a < b ? -1 : 1))) by_type[type] = Number(row.counts[i]);
     return {
       events: Object.values(by_type).reduce((a, b) => a + b, 0),
-      users: Number(users.data[0]?.users ?? 0),
+      users: Number(row.users),
       by_type,
     };
   }
@@ -142,7 +165,8 @@ export class SqlWarehouse implements Warehouse {
               sumIf(ms, t IN ('view', 'playback_progress', 'playback_stop')) AS watch_ms
        FROM (SELECT event_id, argMin(assumeNotNull(film_id), received_at) AS f, argMin(type, received_at) AS t,
                     argMin(duration_ms, received_at) AS ms
-             FROM ${this.#db}.events WHERE ${this.#where(range)} AND isNotNull(film_id) GROUP BY event_id)
+             FROM ${this.#db}.events WHERE ${this.#scan(range)} AND isNotNull(film_id)
+             GROUP BY event_id HAVING ${this.#inRange(range)})
        GROUP BY f ORDER BY ${order}, film_id LIMIT ${Math.trunc(limit)}`,
     );
     return data.map((r) => ({ film_id: r.film_id, views: Number(r.views), watch_seconds: Number(r.watch_ms) / 1000 }));
@@ -157,8 +181,8 @@ export class SqlWarehouse implements Warehouse {
               argMin(occurred_at, received_at) AS occurred, min(received_at) AS received,
               argMin(started_at, received_at) AS started, argMin(ended_at, received_at) AS ended,
               argMin(properties, received_at) AS properties
-       FROM (SELECT * FROM ${this.#db}.events WHERE user_id = ${quote(userId)} AND ${this.#where(range)})
-       GROUP BY event_id ORDER BY occurred DESC, event_id DESC LIMIT ${Math.trunc(limit)}`,
+       FROM (SELECT * FROM ${this.#db}.events WHERE user_id = ${quote(userId)} AND ${this.#scan(range)})
+       GROUP BY event_id HAVING ${this.#inRange(range)} ORDER BY occurred DESC, event_id DESC LIMIT ${Math.trunc(limit)}`,
     );
     return data.map((r) => ({
       event_id: r.event_id,
