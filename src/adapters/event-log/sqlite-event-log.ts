@@ -2,12 +2,12 @@ import { resolve } from 'node:path';
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { BroadcastChannel } from 'node:worker_threads';
 import { BackendError, ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../domain/errors.ts';
-import type { FieldError } from '../../domain/errors.ts';
 import type {
   ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecordInput, StreamInfo,
 } from '../../ports/event-log.ts';
 import { SQLITE_CONSTRAINT_PRIMARYKEY, inTransaction, openSqlite, toSqliteError } from '../sqlite.ts';
 import { partitionForKey } from './partitioner.ts';
+import { SCHEMA, SCHEMA_VERSION, validateStream } from './sqlite-event-log-schema.ts';
 import { SqliteEventLogConsumer } from './sqlite-event-log-consumer.ts';
 import type { ConsumerLog } from './sqlite-event-log-consumer.ts';
 
@@ -29,21 +29,7 @@ export interface SqliteEventLogOptions {
   logger?: EventLogLogger;
 }
 
-const SCHEMA_VERSION = 1;
 const RETENTION_CHECK_MS = 60_000;
-const STREAM_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS streams (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL,
-    replication_factor INTEGER NOT NULL, config TEXT NOT NULL, created_at INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS partitions (stream TEXT NOT NULL, partition INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL, PRIMARY KEY (stream, partition)) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS records (stream TEXT NOT NULL, partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL,
-    timestamp INTEGER NOT NULL, PRIMARY KEY (stream, partition, offset)) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS group_offsets (consumer_group TEXT NOT NULL, stream TEXT NOT NULL,
-    partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
-    PRIMARY KEY (consumer_group, stream, partition)) WITHOUT ROWID;`;
 
 interface PendingAppend { stream: string; records: LogRecordInput[]; resolve: () => void; reject: (err: Error) => void }
 interface Cursor { stream: string; partition: number; offset: number }
@@ -335,22 +321,4 @@ export class SqliteEventLog implements EventLog {
     for (const [item, err] of failed) item.reject(err);
     for (const stream of new Set(ok.map((item) => item.stream))) this.notify(stream);
   }
-}
-
-function validateStream(name: string, partitions: number, replicationFactor: number, config: Record<string, string>): void {
-  const errors: FieldError[] = [];
-  if (!STREAM_NAME.test(name)) errors.push({ path: '/name', message: 'must match ^[a-zA-Z0-9._-]{1,249}$' });
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000) {
-    errors.push({ path: '/partitions', message: 'must be an integer from 1 to 1000' });
-  }
-  if (!Number.isInteger(replicationFactor) || replicationFactor < 1) {
-    errors.push({ path: '/replication_factor', message: 'must be a positive integer' });
-  } else if (replicationFactor > 1) {
-    errors.push({ path: '/replication_factor', message: 'the embedded event log keeps a single replica; use 1 or run Kafka' });
-  }
-  const retention = config['retention.ms'];
-  if (retention !== undefined && !(/^-?\d+$/.test(retention) && Number(retention) >= -1)) {
-    errors.push({ path: '/config/retention.ms', message: 'must be an integer number of milliseconds, or -1 for no limit' });
-  }
-  if (errors.length > 0) throw new ValidationError(errors, 'The stream options are invalid.');
 }
