@@ -70,6 +70,9 @@ describe('end to end: the embedded service as a process', () => {
     assert.match(metrics, /ugc_etl_batch_duration_seconds_count [1-9]/);
     assert.match(metrics, /ugc_etl_dead_lettered_total 0/);
     assert.match(metrics, /ugc_etl_insert_failures_total\b/);
+    // The ETL thread's metrics are summed into the API's; process metrics come from one registry.
+    assert.equal(metrics.match(/^process_cpu_user_seconds_total /gm)?.length, 1);
+    assert.equal(metrics.match(/^# TYPE ugc_etl_rows_loaded_total /gm)?.length, 1);
     assert.match(metrics, /http_request_duration_seconds_bucket\{le="0.1",method="POST",route="\/api\/v1\/events",status="202"\} [12]/);
     assert.equal((await userEvents(svc.url, user, admin)).length, 2);
     assert.equal(items.filter((e) => e.event_id === dup).length, 1);
