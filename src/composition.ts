@@ -10,6 +10,8 @@ import type { EventLog } from './ports/event-log.ts';
 import type { UgcStore } from './ports/ugc-store.ts';
 import type { Warehouse } from './ports/warehouse.ts';
 import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { Etl } from './pipeline/etl.ts';
 
 /**
  * The one place that turns configuration into adapters. Nothing else names a concrete
@@ -50,6 +52,11 @@ export async function createWarehouse(config: Config): Promise<Warehouse> {
       return new ClickhouseWarehouse({ ...config.warehouse.clickhouse, database: config.warehouse.database });
     }
   }
+}
+
+/** The events stream → warehouse loader, as both the `etl` command and the ETL thread of `serve` run it. */
+export function createEtl(config: Config, deps: { log: EventLog; warehouse: Warehouse; logger: Logger; metrics: Metrics }): Etl {
+  return new Etl(deps, { topic: config.events.topic, dlqTopic: config.events.dlqTopic, ...config.etl });
 }
 
 export function createStore(config: Config): UgcStore {

@@ -1,6 +1,5 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { Config } from './config.ts';
-import type { Logger } from './observability/logger.ts';
 import type { MetricsSnapshot } from './observability/metrics.ts';
 import type { Warehouse } from './ports/warehouse.ts';
 import { isLendable } from './adapters/warehouse/executor-channel.ts';
@@ -59,8 +58,7 @@ export class EtlThread {
   }
 
   /** Starts the worker; resolves once its consumer is running, rejects if it cannot start. */
-  static async start(options: { config: Config; warehouse: Warehouse; logger: Logger }): Promise<EtlThread> {
-    const { config, warehouse } = options;
+  static async start({ config, warehouse }: { config: Config; warehouse: Warehouse }): Promise<EtlThread> {
     const lendable = isLendable(warehouse) ? warehouse : undefined;
     const channel = lendable ? new MessageChannel() : undefined;
     if (lendable && channel) lendable.share(channel.port1);

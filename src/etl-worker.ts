@@ -1,10 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { borrowedChdbWarehouse } from './adapters/warehouse/executor-channel.ts';
-import { createEventLog, createWarehouse } from './composition.ts';
+import { createEtl, createEventLog, createWarehouse } from './composition.ts';
 import { type EtlWorkerData, type FromWorker, type ToWorker, serializeError } from './etl-thread.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
-import { Etl } from './pipeline/etl.ts';
 import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
 
 /**
@@ -13,8 +12,8 @@ import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
  * already created the streams and applied the migrations.
  */
 const { config, warehousePort, pretty } = workerData as EtlWorkerData;
+if (!parentPort) throw new Error('etl-worker.ts runs as a worker thread of `serve`');
 const port = parentPort;
-if (!port) throw new Error('etl-worker.ts runs as a worker thread of `serve`');
 const post = (message: FromWorker): void => port.postMessage(message);
 
 const logger = createLogger({ level: config.log.level, name: 'serve', pretty }).child({ component: 'etl' });
@@ -27,16 +26,17 @@ const backends: Lifecycle[] = [log, warehouse];
 
 const close = (): Promise<void> => closeAll(logger, backends);
 
-try {
-  await Promise.all(backends.map((b) => b.start()));
-} catch (err) {
+/** Ends the thread with `err`, after closing the adapters: the main thread reports it and exits non-zero. */
+async function fail(err: unknown): Promise<never> {
   await close();
   post({ type: 'failed', error: serializeError(err) });
   port.close();
   process.exit(1);
 }
 
-const etl = new Etl({ log, warehouse, logger, metrics }, { topic: config.events.topic, dlqTopic: config.events.dlqTopic, ...config.etl });
+await Promise.all(backends.map((b) => b.start())).catch(fail);
+
+const etl = createEtl(config, { log, warehouse, logger, metrics });
 etl.start();
 logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
 
@@ -57,11 +57,8 @@ port.on('message', (message: ToWorker) => {
 });
 post({ type: 'started' });
 
-// The ETL dying ends the thread with its error; the main thread reports it and exits non-zero.
+// The ETL dying ends the thread with its error.
 etl.done.catch(async (err: unknown) => {
   await etl.stop(0).catch(() => undefined);
-  await close();
-  post({ type: 'failed', error: serializeError(err) });
-  port.close();
-  process.exit(1);
+  await fail(err);
 });

@@ -3,15 +3,13 @@ import { parseArgs, parseEnv } from 'node:util';
 import { mintToken } from './api/auth.ts';
 import { JwtVerifier } from './api/auth.ts';
 import { buildServer } from './api/server.ts';
-import { createEventLog, createStore, createWarehouse, withJwtSecret } from './composition.ts';
+import { createEtl, createEventLog, createStore, createWarehouse, withJwtSecret } from './composition.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createErrorReporter } from './observability/error-reporter.ts';
 import { Metrics } from './observability/metrics.ts';
 import { buildOpsServer } from './api/ops-server.ts';
-import { Etl } from './pipeline/etl.ts';
 import { EtlThread } from './etl-thread.ts';
-import type { Warehouse } from './ports/warehouse.ts';
 import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
 
 const USAGE = `Usage: node src/main.ts <command>
@@ -70,10 +68,7 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   }
 
   // `etl` runs the loader on its own; `serve` runs it in a worker thread beside the API.
-  const etl =
-    command === 'etl'
-      ? new Etl({ log, warehouse, logger: logger.child({ component: 'etl' }), metrics }, { topic: config.events.topic, dlqTopic: config.events.dlqTopic, ...config.etl })
-      : undefined;
+  const etl = command === 'etl' ? createEtl(config, { log, warehouse, logger: logger.child({ component: 'etl' }), metrics }) : undefined;
 
   const verifier = new JwtVerifier(config.auth);
   const app = withApi && store ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter }) : undefined;
@@ -89,12 +84,17 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   }
   etl?.start();
   if (etl) logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
-  const undo = async (): Promise<void> => {
-    await app?.close();
-    await closeAll(logger, backends);
-  };
-  const thread = command === 'serve' ? await startEtlThread(config, warehouse, logger, undo) : undefined;
-  metrics.includeRemote(thread ? () => thread.metrics() : undefined);
+  let thread: EtlThread | undefined;
+  if (command === 'serve') {
+    try {
+      thread = await EtlThread.start({ config, warehouse });
+    } catch (err) {
+      await app?.close();
+      await closeAll(logger, backends);
+      throw err;
+    }
+  }
+  if (thread) metrics.includeRemote(thread.metrics.bind(thread));
 
   onShutdown(logger, config.server.shutdownTimeoutMs, async () => {
     // Order matters: stop intake, let in-flight requests finish, flush the batch in hand, close.
@@ -114,16 +114,6 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   };
   etl?.done.catch(etlDied);
   thread?.done.catch(etlDied);
-}
-
-/** The ETL thread of `serve`; if it cannot start, what already started is closed first. */
-async function startEtlThread(config: Config, warehouse: Warehouse, logger: Logger, undo: () => Promise<void>): Promise<EtlThread> {
-  try {
-    return await EtlThread.start({ config, warehouse, logger });
-  } catch (err) {
-    await undo();
-    throw err;
-  }
 }
 
 /** `.env` in the working directory, if there is one; real environment variables win. */

@@ -77,7 +77,7 @@ void describe('ChdbWarehouse lent to another thread', () => {
     await mine.close();
   });
 
-  void it('fails calls in flight and later calls retriably once the owner stops serving', async () => {
+  void it('fails its calls retriably once the owner stops serving', async () => {
     const channel = lend();
     const remote = borrowedChdbWarehouse(channel.port2, { database: 'gone' });
     await remote.start();

@@ -26,7 +26,7 @@ function serialize(err: unknown): SerializedError {
   return cause === undefined ? { message, retriable } : { message, retriable, cause };
 }
 
-/** Answers the calls arriving on `port` with `executor`, one at a time in arrival order per call. */
+/** Answers the calls arriving on `port` with `executor`, each as soon as the engine has. */
 export function serveExecutor(executor: ClickhouseExecutor, port: MessagePort): void {
   port.on('message', (call: Call) => {
     const work =
