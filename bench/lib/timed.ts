@@ -1,7 +1,6 @@
-import type {
-  ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecord, LogRecordInput, PollOptions, StreamInfo,
-} from '../../src/ports/event-log.ts';
-import type { EventRow, FilmMetric, FilmStats, StoredEvent, Summary, TimeRange, Warehouse } from '../../src/ports/warehouse.ts';
+import type { ConsumerOptions, EventLog, EventLogConsumer, LogRecord, LogRecordInput, PollOptions } from '../../src/ports/event-log.ts';
+import type { EventRow, Warehouse } from '../../src/ports/warehouse.ts';
+import { DelegatingEventLog, DelegatingWarehouse } from '../../test/helpers/delegating.ts';
 
 /**
  * Pass-through adapters that time what the ETL asks of its ports, so the ETL benchmark can say
@@ -24,9 +23,7 @@ export class Stages {
   }
 }
 
-export class TimedEventLog implements EventLog {
-  readonly kind: string;
-  #log: EventLog;
+export class TimedEventLog extends DelegatingEventLog {
   #stages: Stages;
   #target: number;
   #committed = 0;
@@ -35,40 +32,18 @@ export class TimedEventLog implements EventLog {
   readonly allCommitted: Promise<void>;
 
   constructor(log: EventLog, stages: Stages, target: number) {
-    this.kind = log.kind;
-    this.#log = log;
+    super(log);
     this.#stages = stages;
     this.#target = target;
     this.allCommitted = new Promise((resolve) => (this.#onAllCommitted = resolve));
   }
 
-  start(): Promise<void> {
-    return this.#log.start();
-  }
-  close(): Promise<void> {
-    return this.#log.close();
-  }
-  ping(): Promise<void> {
-    return this.#log.ping();
-  }
-  append(stream: string, records: LogRecordInput[]): Promise<void> {
-    return this.#stages.time('dead-letter append', () => this.#log.append(stream, records));
-  }
-  createStream(name: string, options?: CreateStreamOptions): Promise<void> {
-    return this.#log.createStream(name, options);
-  }
-  ensureStream(name: string, options?: CreateStreamOptions): Promise<void> {
-    return this.#log.ensureStream(name, options);
-  }
-  deleteStream(name: string): Promise<void> {
-    return this.#log.deleteStream(name);
-  }
-  listStreams(): Promise<StreamInfo[]> {
-    return this.#log.listStreams();
+  override append(stream: string, records: LogRecordInput[]): Promise<void> {
+    return this.#stages.time('dead-letter append', () => this.real.append(stream, records));
   }
 
-  consumer(options: ConsumerOptions): EventLogConsumer {
-    const inner = this.#log.consumer(options);
+  override consumer(options: ConsumerOptions): EventLogConsumer {
+    const inner = this.real.consumer(options);
     const stages = this.#stages;
     return {
       poll: (o: PollOptions) => stages.time('poll (read the log)', () => inner.poll(o)),
@@ -83,39 +58,15 @@ export class TimedEventLog implements EventLog {
   }
 }
 
-export class TimedWarehouse implements Warehouse {
-  readonly kind: string;
-  #warehouse: Warehouse;
+export class TimedWarehouse extends DelegatingWarehouse {
   #stages: Stages;
 
   constructor(warehouse: Warehouse, stages: Stages) {
-    this.kind = warehouse.kind;
-    this.#warehouse = warehouse;
+    super(warehouse);
     this.#stages = stages;
   }
 
-  start(): Promise<void> {
-    return this.#warehouse.start();
-  }
-  close(): Promise<void> {
-    return this.#warehouse.close();
-  }
-  ping(): Promise<void> {
-    return this.#warehouse.ping();
-  }
-  migrate(): Promise<number[]> {
-    return this.#warehouse.migrate();
-  }
-  insertEvents(rows: readonly EventRow[]): Promise<void> {
-    return this.#stages.time('insertEvents (serialize + chDB)', () => this.#warehouse.insertEvents(rows));
-  }
-  summary(range: TimeRange): Promise<Summary> {
-    return this.#warehouse.summary(range);
-  }
-  topFilms(range: TimeRange, metric: FilmMetric, limit: number): Promise<FilmStats[]> {
-    return this.#warehouse.topFilms(range, metric, limit);
-  }
-  userEvents(userId: string, range: TimeRange, limit: number): Promise<StoredEvent[]> {
-    return this.#warehouse.userEvents(userId, range, limit);
+  override insertEvents(rows: readonly EventRow[]): Promise<void> {
+    return this.#stages.time('insertEvents (serialize + chDB)', () => this.real.insertEvents(rows));
   }
 }

@@ -1,8 +1,7 @@
 import { BackendError } from '../../src/domain/errors.ts';
-import type {
-  ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecord, LogRecordInput, PollOptions, StreamInfo,
-} from '../../src/ports/event-log.ts';
-import type { EventRow, FilmMetric, FilmStats, StoredEvent, Summary, TimeRange, Warehouse } from '../../src/ports/warehouse.ts';
+import type { ConsumerOptions, EventLog, EventLogConsumer, LogRecord, PollOptions } from '../../src/ports/event-log.ts';
+import type { EventRow, Warehouse } from '../../src/ports/warehouse.ts';
+import { DelegatingEventLog, DelegatingWarehouse } from './delegating.ts';
 
 /**
  * Fault injection around the REAL adapters: every call reaches the real engine unless a fault
@@ -10,52 +9,7 @@ import type { EventRow, FilmMetric, FilmStats, StoredEvent, Summary, TimeRange, 
  * mapping) and only the failure it asked for.
  */
 
-/** Delegates every call; subclasses override the ones they break or count. */
-class WarehouseWrapper implements Warehouse {
-  protected readonly real: Warehouse;
-
-  constructor(real: Warehouse) {
-    this.real = real;
-  }
-
-  get kind(): string {
-    return this.real.kind;
-  }
-
-  start(): Promise<void> {
-    return this.real.start();
-  }
-
-  close(): Promise<void> {
-    return this.real.close();
-  }
-
-  ping(): Promise<void> {
-    return this.real.ping();
-  }
-
-  migrate(): Promise<number[]> {
-    return this.real.migrate();
-  }
-
-  insertEvents(rows: readonly EventRow[]): Promise<void> {
-    return this.real.insertEvents(rows);
-  }
-
-  summary(range: TimeRange): Promise<Summary> {
-    return this.real.summary(range);
-  }
-
-  topFilms(range: TimeRange, metric: FilmMetric, limit: number): Promise<FilmStats[]> {
-    return this.real.topFilms(range, metric, limit);
-  }
-
-  userEvents(userId: string, range: TimeRange, limit: number): Promise<StoredEvent[]> {
-    return this.real.userEvents(userId, range, limit);
-  }
-}
-
-export class FlakyWarehouse extends WarehouseWrapper {
+export class FlakyWarehouse extends DelegatingWarehouse {
   /** insertEvents calls so far, failed or not. */
   attempts = 0;
   /** insertEvents calls that reached the real warehouse. */
@@ -85,7 +39,7 @@ export function flakyWarehouse(real: Warehouse, options: { failFirst: number; er
   return new FlakyWarehouse(real, options);
 }
 
-export class CorruptingWarehouse extends WarehouseWrapper {
+export class CorruptingWarehouse extends DelegatingWarehouse {
   /** The size of every batch handed to insertEvents, in order. */
   readonly batches: number[] = [];
   readonly #isBad: (row: EventRow) => boolean;
@@ -123,54 +77,17 @@ export interface TappedLogOptions {
 }
 
 /** Counts what the consumers made through it poll and commit; optionally breaks commit. */
-export class TappedEventLog implements EventLog {
+export class TappedEventLog extends DelegatingEventLog {
   readonly tap: LogTap = { polled: 0, commits: 0 };
-  readonly #real: EventLog;
   readonly #options: TappedLogOptions;
 
   constructor(real: EventLog, options: TappedLogOptions = {}) {
-    this.#real = real;
+    super(real);
     this.#options = options;
   }
 
-  get kind(): string {
-    return this.#real.kind;
-  }
-
-  start(): Promise<void> {
-    return this.#real.start();
-  }
-
-  close(): Promise<void> {
-    return this.#real.close();
-  }
-
-  ping(): Promise<void> {
-    return this.#real.ping();
-  }
-
-  append(stream: string, records: LogRecordInput[]): Promise<void> {
-    return this.#real.append(stream, records);
-  }
-
-  createStream(name: string, options?: CreateStreamOptions): Promise<void> {
-    return this.#real.createStream(name, options);
-  }
-
-  ensureStream(name: string, options?: CreateStreamOptions): Promise<void> {
-    return this.#real.ensureStream(name, options);
-  }
-
-  deleteStream(name: string): Promise<void> {
-    return this.#real.deleteStream(name);
-  }
-
-  listStreams(): Promise<StreamInfo[]> {
-    return this.#real.listStreams();
-  }
-
-  consumer(options: ConsumerOptions): EventLogConsumer {
-    const real = this.#real.consumer(options);
+  override consumer(options: ConsumerOptions): EventLogConsumer {
+    const real = this.real.consumer(options);
     const { tap } = this;
     const { commitError } = this.#options;
     return {
