@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs actionlint (the GitHub Actions workflow linter) for test/deploy/workflows.test.ts.
+# Installs actionlint (the GitHub Actions workflow linter) for test/deploy/workflows.tools.test.ts.
 # Built from its Go module with the machine's Go and cached in $(go env GOPATH)/bin (~/go/bin):
 # a later run with the same version does nothing. shellcheck (Debian) is installed too, so that
 # actionlint also checks the `run:` scripts the same way on every machine.
@@ -20,9 +20,9 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
-  if ! $SUDO apt-get install -y --no-install-recommends shellcheck >/dev/null 2>&1; then
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y --no-install-recommends shellcheck
+  if ! $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends shellcheck >/dev/null 2>&1; then
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends shellcheck
   fi
 fi
 echo "shellcheck: $(shellcheck --version | sed -n 's/^version: //p')"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's nginx for test/deploy/nginx.test.ts, which runs the shipped deploy/nginx config
+# Installs Debian's nginx for test/deploy/nginx.tools.test.ts, which runs the shipped deploy/nginx config
 # for real in front of the embedded service. Idempotent: does nothing when nginx is already there.
 # Only the binary is needed: the package's own service is stopped and disabled so that nothing
 # listens on port 80 behind the tests' back.
@@ -26,8 +26,8 @@ cleanup() { if [ "$created_policy" = 1 ]; then $SUDO rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 # The package lists may be missing or stale on a fresh machine: update once, only if needed.
-if ! $SUDO apt-get install -y --no-install-recommends nginx >/dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y --no-install-recommends nginx
+if ! $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends nginx >/dev/null 2>&1; then
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends nginx
 fi
 echo "nginx: $(/usr/sbin/nginx -v 2>&1)"

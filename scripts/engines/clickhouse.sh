@@ -59,10 +59,10 @@ cmd_install() {
   # apt's chatter goes to a log that is shown only if the install fails.
   local apt_log="$UGC_ENGINES_DIR/apt-clickhouse.log"
   mkdir -p "$UGC_ENGINES_DIR"
-  if ! as_root apt-get install -y -q clickhouse-server clickhouse-client >"$apt_log" 2>&1; then
+  if ! as_root apt-get -o DPkg::Lock::Timeout=600 install -y -q clickhouse-server clickhouse-client >"$apt_log" 2>&1; then
     log "clickhouse: install failed, running apt-get update and retrying"
-    as_root apt-get update -q >>"$apt_log" 2>&1 || true
-    if ! as_root apt-get install -y -q clickhouse-server clickhouse-client >>"$apt_log" 2>&1; then
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -q >>"$apt_log" 2>&1 || true
+    if ! as_root apt-get -o DPkg::Lock::Timeout=600 install -y -q clickhouse-server clickhouse-client >>"$apt_log" 2>&1; then
       show_log_tail apt "$apt_log" 30
       die "clickhouse: apt-get install clickhouse-server clickhouse-client failed"
     fi

@@ -92,10 +92,10 @@ describe('.github/workflows', () => {
     const steps = ci.jobs.checks?.steps ?? [];
     assert.equal(steps.find((s) => s.uses?.startsWith('actions/setup-node@'))?.with?.['node-version'], 24);
     const runs = steps.map((s) => s.run ?? '').join('\n');
-    for (const command of ['npm install', 'bash scripts/ci/nginx.sh', 'bash scripts/ci/actionlint.sh', 'npm run lint', 'npm run typecheck', 'npm run test:unit']) {
+    for (const command of ['npm install', 'bash scripts/ci/nginx.sh', 'bash scripts/ci/actionlint.sh', 'npm run lint', 'npm run typecheck', 'npm run test:unit', 'npm run test:deploy']) {
       assert.ok(runs.includes(command), `checks job runs ${command}`);
     }
-    assert.ok(runs.indexOf('scripts/ci/nginx.sh') < runs.indexOf('npm run test:unit'), 'tools are installed before the tests');
+    assert.ok(runs.indexOf('scripts/ci/nginx.sh') < runs.indexOf('npm run test:deploy'), 'tools are installed before the tests');
   });
 
   it('ci.yml: engine suites against Kafka 4 (KRaft), ClickHouse and MongoDB 7 service containers, the versions compose runs', () => {
