@@ -1,0 +1,110 @@
+import type { LogRecord } from '../ports/event-log.ts';
+import type { Logger } from '../observability/logger.ts';
+
+/**
+ * Whether the ETL is making progress, for `/readyz` and the metrics:
+ * - `oldestUnloadedAgeMs`: ms since the oldest record the ETL holds but has not yet loaded and
+ *   committed was appended to the log (`null` when it holds none);
+ * - `lastLoadAt`: epoch ms of the last batch committed (loaded or dead-lettered; `null` before one);
+ * - `ready`: false, with `reason`, while the ETL is stalled (records have waited longer than the
+ *   bound and nothing was loaded for as long), cannot read its stream, or the consumer says so.
+ */
+export interface EtlHealth {
+  ready: boolean;
+  reason?: string;
+  oldestUnloadedAgeMs: number | null;
+  lastLoadAt: number | null;
+}
+
+export interface EtlHealthOptions {
+  /** How long records may wait, with nothing loaded meanwhile, before the ETL counts as stalled. */
+  stallAfterMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * What the ETL loop reports (`holding`, `loaded`, `blocked`) turned into `EtlHealth`. A stall
+ * is judged from progress, not from age alone: an ETL catching up on a backlog holds old records
+ * but loads a batch every few seconds, so it stays ready; one that retries the same batch (the
+ * warehouse refusing it while answering pings, an insert that hangs) turns unready once the
+ * batch has waited `stallAfterMs` since the later of its append and the last load. A watch
+ * timer logs a warning once per stall episode and a line when it ends.
+ */
+export class EtlHealthTracker {
+  readonly #options: EtlHealthOptions;
+  readonly #now: () => number;
+  #startedAt: number;
+  #oldestHeld: number | null = null;
+  #lastLoadAt: number | null = null;
+  #blocked: string | undefined;
+  #stalledSince: number | null = null;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: EtlHealthOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#startedAt = this.#now();
+  }
+
+  /** The loop polled `records`; they are unloaded until `loaded()`. */
+  holding(records: readonly LogRecord[]): void {
+    for (const r of records) if (this.#oldestHeld === null || r.timestamp < this.#oldestHeld) this.#oldestHeld = r.timestamp;
+  }
+
+  /** The batch in hand is loaded and committed. */
+  loaded(): void {
+    this.#oldestHeld = null;
+    this.#lastLoadAt = this.#now();
+    this.#blocked = undefined;
+  }
+
+  /** The loop cannot go on (`reason`), or can again (`undefined`). Unready at once, not after the bound. */
+  blocked(reason: string | undefined): void {
+    this.#blocked = reason;
+  }
+
+  /** Health now; `consumer` is the event log consumer's own verdict, when it has one. */
+  health(consumer?: { ready: boolean; reason?: string }): EtlHealth {
+    const now = this.#now();
+    const oldestUnloadedAgeMs = this.#oldestHeld === null ? null : Math.max(0, now - this.#oldestHeld);
+    const reasons: string[] = [];
+    if (this.#blocked !== undefined) reasons.push(this.#blocked);
+    const waited = this.#waitedMs(now);
+    if (waited !== null && waited > this.#options.stallAfterMs) {
+      reasons.push(`records have waited ${Math.round(waited / 1000)} s without a load (bound ${Math.round(this.#options.stallAfterMs / 1000)} s)`);
+    }
+    if (consumer && !consumer.ready) reasons.push(consumer.reason ?? 'the event log consumer is not ready');
+    const health: EtlHealth = { ready: reasons.length === 0, oldestUnloadedAgeMs, lastLoadAt: this.#lastLoadAt };
+    if (reasons.length > 0) health.reason = reasons.join('; ');
+    return health;
+  }
+
+  /** How long the oldest held record has waited for progress (since its append, or the last load or start if later). */
+  #waitedMs(now: number): number | null {
+    if (this.#oldestHeld === null) return null;
+    return now - Math.max(this.#oldestHeld, this.#lastLoadAt ?? this.#startedAt);
+  }
+
+  /** Checks every `intervalMs` and logs the start and the end of each stall episode. */
+  watch(source: () => EtlHealth, intervalMs: number): void {
+    this.#timer ??= setInterval(() => this.#check(source()), intervalMs).unref();
+  }
+
+  unwatch(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #check(health: EtlHealth): void {
+    const { logger } = this.#options;
+    const now = this.#now();
+    if (!health.ready && this.#stalledSince === null) {
+      this.#stalledSince = now;
+      logger.warn({ reason: health.reason, oldestUnloadedAgeMs: health.oldestUnloadedAgeMs, lastLoadAt: health.lastLoadAt }, 'ETL stalled');
+    } else if (health.ready && this.#stalledSince !== null) {
+      logger.info({ stalledForMs: now - this.#stalledSince, lastLoadAt: health.lastLoadAt }, 'ETL recovered');
+      this.#stalledSince = null;
+    }
+  }
+}
