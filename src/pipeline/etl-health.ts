@@ -16,6 +16,9 @@ export interface EtlHealth {
   lastLoadAt: number | null;
 }
 
+/** `12 s`, `1.5 s`: whole seconds once they are many. */
+const seconds = (ms: number): string => (ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
+
 export interface EtlHealthOptions {
   /** How long records may wait, with nothing loaded meanwhile, before the ETL counts as stalled. */
   stallAfterMs: number;
@@ -72,7 +75,7 @@ export class EtlHealthTracker {
     if (this.#blocked !== undefined) reasons.push(this.#blocked);
     const waited = this.#waitedMs(now);
     if (waited !== null && waited > this.#options.stallAfterMs) {
-      reasons.push(`records have waited ${Math.round(waited / 1000)} s without a load (bound ${Math.round(this.#options.stallAfterMs / 1000)} s)`);
+      reasons.push(`records have waited ${seconds(waited)} without a load (bound ${seconds(this.#options.stallAfterMs)})`);
     }
     if (consumer && !consumer.ready) reasons.push(consumer.reason ?? 'the event log consumer is not ready');
     const health: EtlHealth = { ready: reasons.length === 0, oldestUnloadedAgeMs, lastLoadAt: this.#lastLoadAt };
