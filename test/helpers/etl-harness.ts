@@ -83,8 +83,13 @@ export interface EtlHarness {
   cleanup: (fn: () => Promise<void>) => void;
 }
 
+export interface EtlHarnessOptions {
+  /** The warehouse of a test, on database `database` (default: chDB in the file's temp directory). */
+  warehouse?: (database: string) => { warehouse: Warehouse; cleanup: () => Promise<void> };
+}
+
 /** Registers the file's hooks; call it inside the file's `describe`. */
-export function etlHarness(): EtlHarness {
+export function etlHarness(harnessOptions: EtlHarnessOptions = {}): EtlHarness {
   let tmp: TempDir;
   let log: SqliteEventLog | undefined;
   const cleanups: (() => Promise<void>)[] = [];
@@ -125,8 +130,12 @@ export function etlHarness(): EtlHarness {
         await theLog().deleteStream(options.topic).catch(() => undefined);
         await theLog().deleteStream(options.dlqTopic).catch(() => undefined);
       });
-      const warehouse = new ChdbWarehouse({ path: join(tmp.dir, 'chdb'), database: `t_${id}` });
-      cleanups.push(() => warehouse.close());
+      const made = harnessOptions.warehouse?.(`t_${id}`);
+      const warehouse = made?.warehouse ?? new ChdbWarehouse({ path: join(tmp.dir, 'chdb'), database: `t_${id}` });
+      cleanups.push(async () => {
+        await warehouse.close();
+        await made?.cleanup();
+      });
       await warehouse.start();
       await warehouse.migrate();
       return { options, warehouse };

@@ -142,6 +142,7 @@ export class TappedEventLog extends DelegatingEventLog {
         tap.commits += 1;
       },
       lag: () => real.lag(),
+      ...(real.health ? { health: () => real.health?.() ?? { ready: true } } : {}),
       close: () => real.close(),
     };
   }
