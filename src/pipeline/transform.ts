@@ -40,16 +40,21 @@ function illFormedAt(value: unknown, path = ''): string | undefined {
   return undefined;
 }
 
+/** A JSON `\uD800`–`\uDFFF` escape (or a backslash before such text: the walk then decides). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
 export function toEventRow(record: LogRecord): TransformResult {
   // Decoding would turn invalid UTF-8 into U+FFFD silently: text is stored as sent or not at all.
   if (!isUtf8(record.value)) return { kind: 'dlq', reason: 'value is not valid UTF-8' };
+  const text = record.value.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(record.value.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return { kind: 'dlq', reason: 'value is not JSON' };
   }
-  const illFormed = illFormedAt(value);
+  // In valid UTF-8 a surrogate can only be a JSON escape: without one, no string needs walking.
+  const illFormed = SURROGATE_ESCAPE.test(text) ? illFormedAt(value) : undefined;
   if (illFormed !== undefined) return { kind: 'dlq', reason: `lone UTF-16 surrogate in the string at ${illFormed}` };
   const row = commonRow(value);
   if (row !== undefined) return { kind: 'ok', row };
