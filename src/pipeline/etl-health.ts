@@ -40,6 +40,11 @@ export class EtlHealthTracker {
   #startedAt: number;
   #oldestHeld: number | null = null;
   #lastLoadAt: number | null = null;
+  /** When a poll last returned records. */
+  #lastPolledAt: number | null = null;
+  /** Records in the log not yet committed, as last measured, and since when some have been there. */
+  #backlog = 0;
+  #backlogSince: number | null = null;
   #blocked: string | undefined;
   #stalledSince: number | null = null;
   #timer: NodeJS.Timeout | undefined;
@@ -52,7 +57,22 @@ export class EtlHealthTracker {
 
   /** The loop polled `records`; they are unloaded until `loaded()`. */
   holding(records: readonly LogRecord[]): void {
+    if (records.length > 0) this.#lastPolledAt = this.#now();
     for (const r of records) if (this.#oldestHeld === null || r.timestamp < this.#oldestHeld) this.#oldestHeld = r.timestamp;
+  }
+
+  /**
+   * The consumer's lag, measured now and then: records in the log the ETL has not committed. It
+   * catches a consumer that silently reads nothing (a topic re-created under it, no partitions):
+   * then records wait in the log while the ETL holds none, and no age of theirs is known. (The lag
+   * counts the whole group's partitions, so a member whose own are empty while another member
+   * works through a growing backlog may report it too: the reason says what it sees.)
+   */
+  backlog(lag: number): void {
+    // A falling lag is progress (another member of the group, say): only a standing one counts.
+    if (lag === 0 || lag < this.#backlog) this.#backlogSince = null;
+    if (lag > 0) this.#backlogSince ??= this.#now();
+    this.#backlog = lag;
   }
 
   /** The batch in hand is loaded and committed. */
@@ -77,6 +97,10 @@ export class EtlHealthTracker {
     if (waited !== null && waited > this.#options.stallAfterMs) {
       reasons.push(`records have waited ${seconds(waited)} without a load (bound ${seconds(this.#options.stallAfterMs)})`);
     }
+    const unread = this.#unreadMs(now);
+    if (unread !== null && unread > this.#options.stallAfterMs) {
+      reasons.push(`${this.#backlog} records wait in the log but none reached the ETL for ${seconds(unread)} (bound ${seconds(this.#options.stallAfterMs)})`);
+    }
     if (consumer && !consumer.ready) reasons.push(consumer.reason ?? 'the event log consumer is not ready');
     const health: EtlHealth = { ready: reasons.length === 0, oldestUnloadedAgeMs, lastLoadAt: this.#lastLoadAt };
     if (reasons.length > 0) health.reason = reasons.join('; ');
@@ -87,6 +111,12 @@ export class EtlHealthTracker {
   #waitedMs(now: number): number | null {
     if (this.#oldestHeld === null) return null;
     return now - Math.max(this.#oldestHeld, this.#lastLoadAt ?? this.#startedAt);
+  }
+
+  /** How long records have waited in the log with nothing polled, while the ETL holds none. */
+  #unreadMs(now: number): number | null {
+    if (this.#backlogSince === null || this.#oldestHeld !== null) return null;
+    return now - Math.max(this.#backlogSince, this.#lastPolledAt ?? this.#startedAt, this.#lastLoadAt ?? this.#startedAt);
   }
 
   /** Checks every `intervalMs` and logs the start and the end of each stall episode. */

@@ -63,6 +63,7 @@ export class Etl {
     this.#deps.metrics.measureLagWith(() => consumer.lag());
     this.#deps.metrics.measureEtlWith(() => this.health());
     this.#health.watch(() => this.health(), Math.min(1000, Math.max(10, this.#options.stallAfterMs / 4)));
+    this.#watchBacklog(consumer);
     this.#running = this.#loop(this.#consumer).catch((err: unknown) => {
       if (this.#abort.signal.aborted) return;
       this.#deps.logger.fatal({ err }, 'ETL stopped on an unexpected error');
@@ -90,12 +91,29 @@ export class Etl {
       } finally {
         clearTimeout(timer);
         this.#health.unwatch();
+        clearInterval(this.#backlogTimer);
         this.#deps.metrics.measureLagWith(undefined);
         this.#deps.metrics.measureEtlWith(undefined);
         await this.#consumer?.close();
       }
     })();
     return this.#stopped;
+  }
+
+  #backlogTimer: NodeJS.Timeout | undefined;
+
+  /** Measures the consumer's lag a few times per stall bound (one probe at a time; failures ignored). */
+  #watchBacklog(consumer: EventLogConsumer): void {
+    let probing = false;
+    const probe = (): void => {
+      if (probing) return;
+      probing = true;
+      consumer.lag().then(
+        (lag) => this.#health.backlog(lag),
+        () => undefined,
+      ).finally(() => (probing = false));
+    };
+    this.#backlogTimer = setInterval(probe, Math.min(15_000, Math.max(250, this.#options.stallAfterMs / 4))).unref();
   }
 
   async #loop(consumer: EventLogConsumer): Promise<void> {

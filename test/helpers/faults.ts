@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendError } from '../../src/domain/errors.ts';
 import type { ConsumerOptions, EventLog, EventLogConsumer, LogRecord, PollOptions } from '../../src/ports/event-log.ts';
 import type { EventRow, Warehouse } from '../../src/ports/warehouse.ts';
@@ -114,6 +115,11 @@ export interface LogTap {
 export interface TappedLogOptions {
   /** Thrown by every consumer's commit instead of committing (a crash between load and commit). */
   commitError?: Error;
+  /**
+   * While it returns true, polls read nothing: they wait out `maxWaitMs` (or the signal) and
+   * return [] (a consumer stuck on a topic re-created under it, or holding no partitions).
+   */
+  deaf?: () => boolean;
 }
 
 /** Counts what the consumers made through it poll and commit; optionally breaks commit. */
@@ -129,9 +135,13 @@ export class TappedEventLog extends DelegatingEventLog {
   override consumer(options: ConsumerOptions): EventLogConsumer {
     const real = this.real.consumer(options);
     const { tap } = this;
-    const { commitError } = this.#options;
+    const { commitError, deaf } = this.#options;
     return {
       async poll(poll: PollOptions): Promise<LogRecord[]> {
+        if (deaf?.()) {
+          await sleep(poll.maxWaitMs, undefined, poll.signal ? { signal: poll.signal } : {}).catch(() => undefined);
+          return [];
+        }
         const records = await real.poll(poll);
         tap.polled += records.length;
         return records;

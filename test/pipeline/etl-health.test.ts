@@ -5,7 +5,7 @@ import { buildOpsServer } from '../../src/api/ops-server.ts';
 import { BackendError } from '../../src/domain/errors.ts';
 import { EtlHealthTracker } from '../../src/pipeline/etl-health.ts';
 import type { LogRecord } from '../../src/ports/event-log.ts';
-import { flakyWarehouse } from '../helpers/faults.ts';
+import { flakyWarehouse, tappedLog } from '../helpers/faults.ts';
 import { ALL, LIMIT, etlHarness, waitFor } from '../helpers/etl-harness.ts';
 
 /**
@@ -83,6 +83,25 @@ void describe('EtlHealthTracker', () => {
     assert.equal(t.health({ ready: true }).ready, true);
   });
 
+  void it('counts a standing backlog in the log as a stall only while nothing is polled and the lag does not fall', () => {
+    const { t, advance, now } = tracker(10_000);
+    t.backlog(50);
+    advance(10_001);
+    assert.equal(t.health().reason, '50 records wait in the log but none reached the ETL for 10 s (bound 10 s)');
+    t.backlog(40); // falling: someone (another member of the group) makes progress
+    advance(5_000);
+    assert.equal(t.health().ready, true);
+    t.backlog(40);
+    advance(5_001);
+    assert.equal(t.health().ready, false);
+    t.holding([at(now())]); // records reached the ETL: their own age rule takes over
+    assert.equal(t.health().ready, true);
+    t.loaded();
+    t.backlog(0);
+    advance(60_000);
+    assert.equal(t.health().ready, true);
+  });
+
   void it('logs a warning once per stall episode and a line when it ends', async () => {
     const { t, lines, advance, now } = tracker(1_000);
     t.watch(() => t.health(), 5);
@@ -147,6 +166,19 @@ void describe('Etl health', () => {
     assert.ok(Number(/^ugc_etl_last_load_timestamp_seconds (\S+)$/m.exec(after)?.[1]) * 1000 > Date.now() - 10_000);
     await etl.stop(1_000);
     assert.equal(await exit, undefined);
+  });
+
+  void it('turns unready when records wait in the log but its consumer silently reads none, and ready once they load', LIMIT, async () => {
+    const { options, warehouse } = await h.setup({ stallAfterMs: 500 });
+    let deaf = true;
+    const { etl } = h.run({ log: tappedLog(h.log, { deaf: () => deaf }), warehouse }, options);
+    await h.produceMany(options.topic, 10);
+    const stuck = await waitFor('unready', () => etl.health(), (x) => !x.ready);
+    assert.match(stuck.reason ?? '', /^10 records wait in the log but none reached the ETL for \d+\.\d s \(bound 0\.5 s\)$/);
+    assert.equal(stuck.oldestUnloadedAgeMs, null, 'it holds none, so it knows no age');
+    deaf = false;
+    await waitFor('10 events loaded', () => h.eventsIn(warehouse), (n) => n === 10);
+    await waitFor('ready', () => etl.health().ready, (ready) => ready);
   });
 
   void it('outlives its events stream being deleted: unready with the reason, then loads from the re-created stream', LIMIT, async () => {
