@@ -49,6 +49,7 @@ export class Etl {
   #running: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   readonly #health: EtlHealthTracker;
+  #backlogTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: EtlDeps, options: EtlOptions) {
     this.#deps = deps;
@@ -100,18 +101,16 @@ export class Etl {
     return this.#stopped;
   }
 
-  #backlogTimer: NodeJS.Timeout | undefined;
-
   /** Measures the consumer's lag a few times per stall bound (one probe at a time; failures ignored). */
   #watchBacklog(consumer: EventLogConsumer): void {
     let probing = false;
     const probe = (): void => {
       if (probing) return;
       probing = true;
-      consumer.lag().then(
-        (lag) => this.#health.backlog(lag),
-        () => undefined,
-      ).finally(() => (probing = false));
+      void consumer
+        .lag()
+        .then((lag) => this.#health.backlog(lag), () => undefined)
+        .finally(() => (probing = false));
     };
     this.#backlogTimer = setInterval(probe, Math.min(15_000, Math.max(250, this.#options.stallAfterMs / 4))).unref();
   }
