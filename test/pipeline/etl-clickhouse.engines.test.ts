@@ -5,6 +5,7 @@ import pino from 'pino';
 import { buildOpsServer } from '../../src/api/ops-server.ts';
 import { ClickhouseWarehouse } from '../../src/adapters/warehouse/clickhouse-warehouse.ts';
 import type { EventMessage } from '../../src/domain/events.ts';
+import { storedAsSentContract } from '../contracts/stored-as-sent.contract.ts';
 import { corruptingWarehouse } from '../helpers/faults.ts';
 import { engineConfig, unreachable } from '../helpers/engines.ts';
 import { ALL, byType, etlHarness, metricValue, waitFor } from '../helpers/etl-harness.ts';
@@ -26,6 +27,13 @@ before(async () => {
     throw unreachable('ClickHouse', url, err);
   }
 });
+
+storedAsSentContract('clickhouse-server', (database) =>
+  Promise.resolve({
+    warehouse: new ClickhouseWarehouse({ url, username, password, database }),
+    cleanup: async () => void (await sql(`DROP DATABASE IF EXISTS ${database}`)),
+  }),
+);
 
 void describe('Etl on the ClickHouse server', () => {
   const h = etlHarness({
