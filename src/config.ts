@@ -29,7 +29,16 @@ export interface Config {
   };
   store: { backend: 'sqlite' | 'mongodb'; path: string; mongodb: { url: string; database: string } };
   events: { topic: string; dlqTopic: string; partitions: number };
-  etl: { group: string; batchSize: number; batchMaxWaitMs: number; retryMinMs: number; retryMaxMs: number; httpPort: number };
+  etl: {
+    group: string;
+    batchSize: number;
+    batchMaxWaitMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    stallAfterMs: number;
+    suspectAfterAttempts: number;
+    httpPort: number;
+  };
   auth: {
     algorithm: JwtAlgorithm;
     /** Unset with HS256: a development secret is generated under the data directory. */
@@ -135,6 +144,16 @@ export const VARIABLES = {
   ETL_BATCH_MAX_WAIT_MS: { description: 'A partial batch is flushed after this long.', default: '1000', parse: int(1, 600_000) },
   ETL_RETRY_MIN_MS: { description: 'First back-off after a failed warehouse insert.', default: '200', parse: int(1, 600_000) },
   ETL_RETRY_MAX_MS: { description: 'Longest back-off between warehouse insert attempts.', default: '30000', parse: int(1, 3_600_000) },
+  ETL_STALL_AFTER_MS: {
+    description: 'Records waiting this long with nothing loaded meanwhile make the ETL unready (/readyz 503, ugc_etl_stalled 1).',
+    default: '60000',
+    parse: int(1000, 86_400_000),
+  },
+  ETL_SUSPECT_AFTER_ATTEMPTS: {
+    description: 'Failed inserts of a batch with an unclassified warehouse error, the warehouse answering pings, before the ETL bisects it and dead-letters the rows that still fail.',
+    default: '5',
+    parse: int(1, 1000),
+  },
   ETL_HTTP_PORT: { description: 'Port of the `etl` process’s /healthz, /readyz and /metrics (0 picks a free one).', default: '9464', parse: int(0, 65535) },
   AUTH_JWT_ALGORITHM: { description: 'JWT algorithm accepted: HS256 (secret) or RS256/ES256 (public key or JWKS).', default: 'HS256', parse: oneOf('HS256', 'RS256', 'ES256') },
   AUTH_JWT_SECRET: {
@@ -243,6 +262,8 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxWaitMs: get('ETL_BATCH_MAX_WAIT_MS'),
       retryMinMs: get('ETL_RETRY_MIN_MS'),
       retryMaxMs: get('ETL_RETRY_MAX_MS'),
+      stallAfterMs: get('ETL_STALL_AFTER_MS'),
+      suspectAfterAttempts: get('ETL_SUSPECT_AFTER_ATTEMPTS'),
       httpPort: get('ETL_HTTP_PORT'),
     },
     auth: {

@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { Config } from './config.ts';
 import type { MetricsSnapshot } from './observability/metrics.ts';
+import type { EtlHealth } from './pipeline/etl-health.ts';
 import type { Warehouse } from './ports/warehouse.ts';
 import { isLendable } from './adapters/warehouse/executor-channel.ts';
 
@@ -18,10 +19,11 @@ export interface EtlWorkerData {
   pretty: boolean;
 }
 
-export type ToWorker = { type: 'stop'; timeoutMs: number } | { type: 'metrics'; id: number };
+export type ToWorker = { type: 'stop'; timeoutMs: number } | { type: 'metrics'; id: number } | { type: 'health'; id: number };
 export type FromWorker =
   | { type: 'started' }
   | { type: 'metrics'; id: number; snapshot: MetricsSnapshot }
+  | { type: 'health'; id: number; health: EtlHealth }
   | { type: 'failed'; error: SerializedError };
 
 export interface SerializedError {
@@ -46,14 +48,22 @@ export class EtlThread {
   readonly #done: Promise<void>;
   #nextId = 0;
   readonly #scrapes = new Map<number, (snapshot: MetricsSnapshot) => void>();
+  readonly #probes = new Map<number, (health: EtlHealth) => void>();
+  #ended = false;
 
   private constructor(worker: Worker, done: Promise<void>) {
     this.#worker = worker;
     this.#done = done;
+    const ended = (): void => void (this.#ended = true);
+    done.then(ended, ended);
     worker.on('message', (message: FromWorker) => {
-      if (message.type !== 'metrics') return;
-      this.#scrapes.get(message.id)?.(message.snapshot);
-      this.#scrapes.delete(message.id);
+      if (message.type === 'metrics') {
+        this.#scrapes.get(message.id)?.(message.snapshot);
+        this.#scrapes.delete(message.id);
+      } else if (message.type === 'health') {
+        this.#probes.get(message.id)?.(message.health);
+        this.#probes.delete(message.id);
+      }
     });
   }
 
@@ -117,6 +127,24 @@ export class EtlThread {
         resolve(snapshot);
       });
       this.#worker.postMessage({ type: 'metrics', id } satisfies ToWorker);
+    });
+  }
+
+  /** The worker's `Etl.health()`; not ready when the thread has ended or does not answer within `timeoutMs`. */
+  health(timeoutMs = 1000): Promise<EtlHealth> {
+    const down = (reason: string): EtlHealth => ({ ready: false, reason, oldestUnloadedAgeMs: null, lastLoadAt: null });
+    if (this.#ended) return Promise.resolve(down('the ETL thread has ended'));
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#probes.delete(id);
+        resolve(down(`the ETL thread did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#probes.set(id, (health) => {
+        clearTimeout(timer);
+        resolve(health);
+      });
+      this.#worker.postMessage({ type: 'health', id } satisfies ToWorker);
     });
   }
 

@@ -47,6 +47,8 @@ port.on('message', (message: ToWorker) => {
       (snapshot) => post({ type: 'metrics', id: message.id, snapshot }),
       () => post({ type: 'metrics', id: message.id, snapshot: [] }),
     );
+  } else if (message.type === 'health') {
+    post({ type: 'health', id: message.id, health: etl.health() });
   } else if (!stopping) {
     stopping = true;
     void etl

@@ -10,6 +10,7 @@ import { createErrorReporter } from './observability/error-reporter.ts';
 import { Metrics } from './observability/metrics.ts';
 import { buildOpsServer } from './api/ops-server.ts';
 import { EtlThread } from './etl-thread.ts';
+import type { EtlHealth } from './pipeline/etl-health.ts';
 import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
 
 const USAGE = `Usage: node src/main.ts <command>
@@ -70,21 +71,32 @@ async function run(command: string, config: Config, logger: Logger): Promise<voi
   // `etl` runs the loader on its own; `serve` runs it in a worker thread beside the API.
   const etl = command === 'etl' ? createEtl(config, { log, warehouse, logger: logger.child({ component: 'etl' }), metrics }) : undefined;
 
+  let thread: EtlThread | undefined;
+  // `serve`'s /readyz includes the ETL thread's health; `api` runs no ETL.
+  const etlHealth =
+    command === 'serve'
+      ? (): Promise<EtlHealth> => thread?.health() ?? Promise.resolve({ ready: false, reason: 'the ETL thread is starting', oldestUnloadedAgeMs: null, lastLoadAt: null })
+      : undefined;
   const verifier = new JwtVerifier(config.auth);
-  const app = withApi && store ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter }) : undefined;
+  const app =
+    withApi && store
+      ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter, ...(etlHealth ? { etlHealth } : {}) })
+      : undefined;
   if (app) {
     await verifier.ready();
     const url = await app.listen({ host: config.server.host, port: config.server.port });
     logger.info({ listen_url: url, event_log: log.kind, warehouse: warehouse.kind, store: store?.kind }, 'UGC Service listening');
   }
-  const ops = withApi ? undefined : await buildOpsServer({ dependencies: { event_log: log, warehouse }, metrics, logger });
+  const ops =
+    withApi || !etl
+      ? undefined
+      : await buildOpsServer({ dependencies: { event_log: log, warehouse }, metrics, logger, etl: () => Promise.resolve(etl.health()) });
   if (ops) {
     const url = await ops.listen({ host: config.server.host, port: config.etl.httpPort });
     logger.info({ listen_url: url }, 'ETL operations endpoint listening');
   }
   etl?.start();
   if (etl) logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
-  let thread: EtlThread | undefined;
   if (command === 'serve') {
     try {
       thread = await EtlThread.start({ config, warehouse });

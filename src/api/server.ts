@@ -14,6 +14,7 @@ import type { Warehouse } from '../ports/warehouse.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ErrorReporter } from '../observability/error-reporter.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { EtlHealth } from '../pipeline/etl-health.ts';
 import { EventsService } from '../services/events.service.ts';
 import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
@@ -38,6 +39,8 @@ export interface ApiDeps {
   warehouse: Warehouse;
   store: UgcStore;
   reporter: ErrorReporter;
+  /** The health of the ETL running beside the API (`serve`), part of /readyz. */
+  etlHealth?: () => Promise<EtlHealth>;
 }
 
 // ajv-formats is CommonJS: Node's ESM loader hands us module.exports (the plugin itself),
@@ -139,7 +142,7 @@ export async function buildServer(deps: ApiDeps) {
   }
 
   const dependencies: Record<string, Lifecycle> = { event_log: deps.log, warehouse: deps.warehouse, store: deps.store };
-  await app.register(opsRoutes, { dependencies, metrics });
+  await app.register(opsRoutes, { dependencies, metrics, etl: deps.etlHealth });
 
   const ugc = new UgcService(deps.store);
   const events = new EventsService({ log: deps.log, metrics }, config.events.topic);

@@ -62,13 +62,23 @@ export class UnavailableError extends AppError {
   }
 }
 
-/** A backend rejected an operation in a way retrying will not fix (bad row, schema mismatch). */
+/**
+ * What a backend failure is about, as far as the adapter can tell: `data` — the backend refused
+ * the content (the same rows fail again on any healthy backend); `infrastructure` — the backend
+ * itself (down, slow, full, misconfigured); `unknown` — an error the adapter does not classify.
+ */
+export type BackendFault = 'data' | 'infrastructure' | 'unknown';
+
+/** A backend failed an operation; `retriable` says whether the same operation may succeed later. */
 export class BackendError extends AppError {
   readonly code = 'backend_error';
   readonly retriable: boolean;
-  constructor(message: string, options?: { cause?: unknown; retriable?: boolean }) {
+  /** Default `infrastructure`: only an adapter that recognises a refusal of the data says `data`. */
+  readonly fault: BackendFault;
+  constructor(message: string, options?: { cause?: unknown; retriable?: boolean; fault?: BackendFault }) {
     super(message, options);
     this.retriable = options?.retriable ?? true;
+    this.fault = options?.fault ?? 'infrastructure';
   }
 }
 

@@ -1,5 +1,12 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, type MetricObjectWithValues, type MetricValue, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What the ETL gauges read (`EtlHealth` of src/pipeline/etl-health.ts). */
+export interface EtlHealthSnapshot {
+  ready: boolean;
+  oldestUnloadedAgeMs: number | null;
+  lastLoadAt: number | null;
+}
+
 /** One registry's metrics as JSON (`registry.getMetricsAsJSON()`), as another thread sends them. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -60,8 +67,8 @@ export class Metrics {
 
   readonly etlInsertFailures = new Counter({
     name: 'ugc_etl_insert_failures_total',
-    help: 'Failed warehouse inserts, by whether a retry can help.',
-    labelNames: ['retriable'] as const,
+    help: 'Failed warehouse inserts, by whether a retry can help and what the failure is about (data, infrastructure, unknown).',
+    labelNames: ['retriable', 'fault'] as const,
     registers: [this.registry],
   });
 
@@ -82,6 +89,44 @@ export class Metrics {
       if (this.#lagSource) this.consumerLag.set(await this.#lagSource().catch(() => Number.NaN));
     },
   });
+
+  #etlSource: (() => EtlHealthSnapshot) | undefined;
+
+  /** Asked of the ETL at scrape time; 0 when nothing waits (or in a process without an ETL). */
+  readonly etlOldestUnloadedAge = new Gauge({
+    name: 'ugc_etl_oldest_unloaded_age_seconds',
+    help: 'Age of the oldest record the ETL holds but has not loaded yet (since its append); 0 when it holds none.',
+    registers: [this.registry],
+    collect: () => {
+      const age = this.#etlSource?.().oldestUnloadedAgeMs;
+      this.etlOldestUnloadedAge.set(age === undefined || age === null ? 0 : age / 1000);
+    },
+  });
+
+  readonly etlLastLoad = new Gauge({
+    name: 'ugc_etl_last_load_timestamp_seconds',
+    help: 'When the ETL last committed a batch (Unix time); 0 before the first.',
+    registers: [this.registry],
+    collect: () => {
+      const at = this.#etlSource?.().lastLoadAt;
+      this.etlLastLoad.set(at === undefined || at === null ? 0 : at / 1000);
+    },
+  });
+
+  readonly etlStalled = new Gauge({
+    name: 'ugc_etl_stalled',
+    help: '1 while the ETL is not ready (records wait beyond ETL_STALL_AFTER_MS, its stream is missing), else 0.',
+    registers: [this.registry],
+    collect: () => {
+      const health = this.#etlSource?.();
+      this.etlStalled.set(health === undefined || health.ready ? 0 : 1);
+    },
+  });
+
+  /** The ETL registers how to read its health. */
+  measureEtlWith(source: (() => EtlHealthSnapshot) | undefined): void {
+    this.#etlSource = source;
+  }
 
   /** The ETL registers how to measure its consumer lag. */
   measureLagWith(source: (() => Promise<number>) | undefined): void {

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRetriable } from '../domain/errors.ts';
-import type { EventLog, EventLogConsumer, LogRecord } from '../ports/event-log.ts';
+import { NotFoundError, isRetriable } from '../domain/errors.ts';
+import type { EventLog, EventLogConsumer, LogRecord, PollOptions } from '../ports/event-log.ts';
 import type { EventRow, Warehouse } from '../ports/warehouse.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { type LoadItem, loadIsolatingBadRows } from './load.ts';
+import { type EtlHealth, EtlHealthTracker } from './etl-health.ts';
+import { type LoadItem, type Rejected, faultOf, loadIsolatingBadRows } from './load.ts';
 import { toEventRow } from './transform.ts';
 
 export interface EtlOptions {
@@ -15,6 +16,10 @@ export interface EtlOptions {
   batchMaxWaitMs: number;
   retryMinMs: number;
   retryMaxMs: number;
+  /** Records waiting this long with nothing loaded make the ETL unready. Default 60 s. */
+  stallAfterMs?: number;
+  /** Failed attempts of an insert with an unclassified error, the warehouse answering, before its rows are suspected. Default 5. */
+  suspectAfterAttempts?: number;
 }
 
 export interface EtlDeps {
@@ -28,12 +33,14 @@ export interface EtlDeps {
  * Events stream → warehouse, the same code in every mode: read a batch (by size or age),
  * transform each record, insert the good rows in one statement, dead-letter the bad ones,
  * and only then commit the offsets. A crash anywhere before the commit replays the batch,
- * which the warehouse deduplicates by event_id; infrastructure failures are retried with
- * back-off and never skip a record.
+ * which the warehouse deduplicates by event_id. Infrastructure failures are retried with
+ * back-off and never skip a record; rows the warehouse refuses are isolated (`load.ts`); a
+ * stream that vanished makes the ETL unready until it is back, never ends it; `health()` says
+ * whether records are moving (`etl-health.ts`).
  */
 export class Etl {
   #deps: EtlDeps;
-  #options: EtlOptions;
+  #options: Required<EtlOptions>;
   #consumer: EventLogConsumer | undefined;
   /** Stops reading new batches; the batch in hand is still loaded and committed. */
   #stop = new AbortController();
@@ -41,10 +48,13 @@ export class Etl {
   #abort = new AbortController();
   #running: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  readonly #health: EtlHealthTracker;
+  #backlogTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: EtlDeps, options: EtlOptions) {
     this.#deps = deps;
-    this.#options = options;
+    this.#options = { stallAfterMs: 60_000, suspectAfterAttempts: 5, ...options };
+    this.#health = new EtlHealthTracker({ stallAfterMs: this.#options.stallAfterMs, logger: deps.logger });
   }
 
   start(): void {
@@ -52,6 +62,9 @@ export class Etl {
     const consumer = this.#deps.log.consumer({ group: this.#options.group, stream: this.#options.topic });
     this.#consumer = consumer;
     this.#deps.metrics.measureLagWith(() => consumer.lag());
+    this.#deps.metrics.measureEtlWith(() => this.health());
+    this.#health.watch(() => this.health(), Math.min(1000, Math.max(10, this.#options.stallAfterMs / 4)));
+    this.#watchBacklog(consumer);
     this.#running = this.#loop(this.#consumer).catch((err: unknown) => {
       if (this.#abort.signal.aborted) return;
       this.#deps.logger.fatal({ err }, 'ETL stopped on an unexpected error');
@@ -64,6 +77,11 @@ export class Etl {
     return this.#running ?? Promise.resolve();
   }
 
+  /** Whether records are moving (see `EtlHealth`), including the consumer's own verdict when it has one. */
+  health(): EtlHealth {
+    return this.#health.health(this.#consumer?.health?.());
+  }
+
   /** Finishes the batch in hand, then closes. After `timeoutMs` the batch is abandoned uncommitted. */
   stop(timeoutMs: number): Promise<void> {
     this.#stopped ??= (async () => {
@@ -73,11 +91,28 @@ export class Etl {
         await this.#running?.catch(() => undefined);
       } finally {
         clearTimeout(timer);
+        this.#health.unwatch();
+        clearInterval(this.#backlogTimer);
         this.#deps.metrics.measureLagWith(undefined);
+        this.#deps.metrics.measureEtlWith(undefined);
         await this.#consumer?.close();
       }
     })();
     return this.#stopped;
+  }
+
+  /** Measures the consumer's lag a few times per stall bound (one probe at a time; failures ignored). */
+  #watchBacklog(consumer: EventLogConsumer): void {
+    let probing = false;
+    const probe = (): void => {
+      if (probing) return;
+      probing = true;
+      void consumer
+        .lag()
+        .then((lag) => this.#health.backlog(lag), () => undefined)
+        .finally(() => (probing = false));
+    };
+    this.#backlogTimer = setInterval(probe, Math.min(15_000, Math.max(250, this.#options.stallAfterMs / 4))).unref();
   }
 
   async #loop(consumer: EventLogConsumer): Promise<void> {
@@ -95,25 +130,42 @@ export class Etl {
     while (batch.length < batchSize && !this.#stop.signal.aborted) {
       const wait = batch.length === 0 ? batchMaxWaitMs : deadline - Date.now();
       if (wait <= 0) break;
-      const records = await consumer.poll({ maxRecords: batchSize - batch.length, maxWaitMs: wait, signal: this.#stop.signal });
+      const records = await this.#poll(consumer, { maxRecords: batchSize - batch.length, maxWaitMs: wait, signal: this.#stop.signal });
       if (batch.length === 0 && records.length > 0) deadline = Date.now() + batchMaxWaitMs;
+      this.#health.holding(records);
       batch.push(...records);
     }
     return batch;
+  }
+
+  /** A poll that outlives a vanished stream or an unreachable log; `[]` once stopping. */
+  async #poll(consumer: EventLogConsumer, options: PollOptions): Promise<LogRecord[]> {
+    try {
+      return await this.#retrying('event log poll', () => consumer.poll(options), this.#stop.signal);
+    } catch (err) {
+      if (this.#stop.signal.aborted) return [];
+      throw err;
+    }
   }
 
   async #process(consumer: EventLogConsumer, batch: LogRecord[]): Promise<void> {
     const { metrics, logger } = this.#deps;
     const endTimer = metrics.etlBatchDuration.startTimer();
     const good: LoadItem[] = [];
-    const dead: { record: LogRecord; reason: string }[] = [];
+    const dead: Rejected[] = [];
     for (const record of batch) {
       const result = toEventRow(record);
       if (result.kind === 'ok') good.push({ record, row: result.row });
       else dead.push({ record, reason: result.reason });
     }
-    const rejected = await this.#retrying('warehouse insert', () =>
-      loadIsolatingBadRows(good, (rows: EventRow[]) => this.#insert(rows)),
+    const rejected = await loadIsolatingBadRows(
+      good,
+      {
+        insert: (rows) => this.#insert(rows),
+        answers: () => this.#deps.warehouse.ping().then(() => true, () => false),
+        backoff: (attempt, err) => this.#backoff('warehouse insert', attempt, err, this.#abort.signal),
+      },
+      { suspectAfter: this.#options.suspectAfterAttempts },
     );
     dead.push(...rejected);
     if (dead.length > 0) {
@@ -121,6 +173,7 @@ export class Etl {
       logger.warn({ count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))].slice(0, 5) }, 'records dead-lettered');
     }
     await this.#retrying('offset commit', () => consumer.commit(batch));
+    this.#health.loaded();
     metrics.etlBatchSize.observe(batch.length);
     metrics.etlRowsLoaded.inc(good.length - rejected.length);
     endTimer();
@@ -131,12 +184,12 @@ export class Etl {
     try {
       await this.#deps.warehouse.insertEvents(rows);
     } catch (err) {
-      this.#deps.metrics.etlInsertFailures.inc({ retriable: String(isRetriable(err)) });
+      this.#deps.metrics.etlInsertFailures.inc({ retriable: String(isRetriable(err)), fault: faultOf(err) });
       throw err;
     }
   }
 
-  async #deadLetter(dead: { record: LogRecord; reason: string }[]): Promise<void> {
+  async #deadLetter(dead: Rejected[]): Promise<void> {
     await this.#deps.log.append(
       this.#options.dlqTopic,
       dead.map(({ record, reason }) => ({
@@ -155,18 +208,31 @@ export class Etl {
     this.#deps.metrics.etlDeadLettered.inc(dead.length);
   }
 
-  /** Retries retriable failures with capped exponential back-off and full jitter, until aborted. */
-  async #retrying<T>(what: string, action: () => Promise<T>): Promise<T> {
-    const { retryMinMs, retryMaxMs } = this.#options;
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * Runs `action` until it succeeds, backing off after retriable failures and after a stream
+   * that does not exist (someone deleted it: the ETL waits, unready, until it is back). Other
+   * failures, and `signal` aborting, end the attempts with the error.
+   */
+  async #retrying<T>(what: string, action: () => Promise<T>, signal = this.#abort.signal): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
       try {
-        return await action();
+        const result = await action();
+        if (attempt > 1) this.#health.blocked(undefined);
+        return result;
       } catch (err) {
-        if (!isRetriable(err) || this.#abort.signal.aborted) throw err;
-        const delay = Math.min(retryMaxMs, retryMinMs * 2 ** attempt) * (0.5 + Math.random() / 2);
-        this.#deps.logger.warn({ err, attempt, delayMs: Math.round(delay) }, `${what} failed; retrying`);
-        await sleep(delay, undefined, { signal: this.#abort.signal });
+        const vanished = err instanceof NotFoundError;
+        if ((!vanished && !isRetriable(err)) || signal.aborted) throw err;
+        if (vanished) this.#health.blocked(`${what}: ${err.message}`);
+        await this.#backoff(what, attempt, err, signal);
       }
     }
+  }
+
+  /** Capped exponential back-off with full jitter; rejects when `signal` aborts. */
+  async #backoff(what: string, attempt: number, err: unknown, signal: AbortSignal): Promise<void> {
+    const { retryMinMs, retryMaxMs } = this.#options;
+    const delay = Math.min(retryMaxMs, retryMinMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    this.#deps.logger.warn({ err, attempt, delayMs: Math.round(delay) }, `${what} failed; retrying`);
+    await sleep(delay, undefined, { signal });
   }
 }

@@ -83,5 +83,10 @@ export interface EventLogConsumer {
   commit(records: readonly LogRecord[]): Promise<void>;
   /** Records in the stream not yet committed by the group (all partitions this member reads). */
   lag(): Promise<number>;
+  /**
+   * Optional: whether this member can make progress on its own account (e.g. not ready while it
+   * "holds no partitions"); the ETL's readiness includes it. Synchronous and cheap: no I/O.
+   */
+  health?(): { ready: boolean; reason?: string };
   close(): Promise<void>;
 }

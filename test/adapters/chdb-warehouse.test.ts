@@ -65,13 +65,36 @@ void describe('ChdbWarehouse', () => {
     }
   });
 
-  void it('maps ClickHouse data errors to non-retriable and every other failure to retriable', () => {
+  void it('classifies ClickHouse errors: data (never retried), infrastructure (retried), anything else unknown', () => {
     const chdbError = (code: number, name: string): Error => new Error(`Code: ${code}. DB::Exception: something. (${name})`);
-    assert.equal(toBackendError(chdbError(376, 'CANNOT_PARSE_UUID'), 'insert').retriable, false);
-    assert.equal(toBackendError(chdbError(27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED'), 'insert').retriable, false);
-    assert.equal(toBackendError(chdbError(252, 'TOO_MANY_PARTS'), 'insert').retriable, true);
-    assert.equal(toBackendError(chdbError(60, 'UNKNOWN_TABLE'), 'insert').retriable, true);
-    assert.equal(toBackendError(new Error('socket hang up'), 'insert').retriable, true);
+    const fault = (err: unknown): [string, boolean] => {
+      const mapped = toBackendError(err, 'insert');
+      return [mapped.fault, mapped.retriable];
+    };
+    for (const [code, name] of [[6, 'CANNOT_PARSE_TEXT'], [25, 'CANNOT_PARSE_ESCAPE_SEQUENCE'], [26, 'CANNOT_PARSE_QUOTED_STRING'],
+      [27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED'], [38, 'CANNOT_PARSE_DATE'], [41, 'CANNOT_PARSE_DATETIME'], [53, 'TYPE_MISMATCH'],
+      [69, 'ARGUMENT_OUT_OF_BOUND'], [70, 'CANNOT_CONVERT_TYPE'], [72, 'CANNOT_PARSE_NUMBER'], [117, 'INCORRECT_DATA'],
+      [130, 'CANNOT_READ_ARRAY_FROM_TEXT'], [131, 'TOO_LARGE_STRING_SIZE'], [321, 'VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE'],
+      [376, 'CANNOT_PARSE_UUID']] as const) {
+      assert.deepEqual(fault(chdbError(code, name)), ['data', false], name);
+    }
+    for (const [code, name] of [[159, 'TIMEOUT_EXCEEDED'], [209, 'SOCKET_TIMEOUT'], [210, 'NETWORK_ERROR'], [241, 'MEMORY_LIMIT_EXCEEDED'],
+      [252, 'TOO_MANY_PARTS'], [164, 'READONLY'], [242, 'TABLE_IS_READ_ONLY'], [225, 'NO_ZOOKEEPER'], [999, 'KEEPER_EXCEPTION'],
+      [60, 'UNKNOWN_TABLE'], [81, 'UNKNOWN_DATABASE'], [516, 'AUTHENTICATION_FAILED']] as const) {
+      assert.deepEqual(fault(chdbError(code, name)), ['infrastructure', true], name);
+    }
+    // The chDB client's own field, and the HTTP client's string code.
+    assert.deepEqual(fault(Object.assign(new Error('boom'), { clickhouseCode: 25 })), ['data', false]);
+    assert.deepEqual(fault(Object.assign(new Error('boom'), { code: '252' })), ['infrastructure', true]);
+    // Node's network failures carry no ClickHouse code.
+    assert.deepEqual(fault(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' })), ['infrastructure', true]);
+    assert.deepEqual(fault(new Error('socket hang up')), ['infrastructure', true]);
+    assert.deepEqual(fault(new Error('Timeout error.')), ['infrastructure', true]);
+    // Nobody classified these: retried, and suspected by the ETL only while the warehouse answers.
+    assert.deepEqual(fault(chdbError(1001, 'STD_EXCEPTION')), ['unknown', true]);
+    assert.deepEqual(fault(chdbError(49, 'LOGICAL_ERROR')), ['unknown', true]);
+    assert.deepEqual(fault(chdbError(123456, 'FROM_THE_FUTURE')), ['unknown', true]);
+    assert.deepEqual(fault(new Error('something odd')), ['unknown', true]);
     const mapped = toBackendError(chdbError(41, 'CANNOT_PARSE_DATETIME'), 'warehouse insert');
     assert.match(mapped.message, /ClickHouse code 41/);
     assert.ok(mapped.cause instanceof Error);

@@ -239,6 +239,43 @@ export function eventLogContract(
       });
     });
 
+    void it('outlives its stream being deleted and reads the re-created stream from its start, its old commits ignored', async () => {
+      // Issue #7: the ETL must never die because its stream vanished; it waits and resumes.
+      const stream = unique('t');
+      await log.createStream(stream, { partitions: 1 });
+      const consumer = log.consumer({ group: unique('g'), stream });
+      try {
+        await log.append(stream, ['a', 'b', 'c'].map((v) => input('k', v)));
+        const old = await readExactly(consumer, 3);
+        await log.deleteStream(stream);
+        // While it is gone a poll ends with [] or NotFoundError, nothing else, and the consumer stays usable.
+        for (let i = 0; i < 3; i++) {
+          await consumer.poll({ maxRecords: 10, maxWaitMs: 100 }).catch((err: unknown) => {
+            assert.ok(err instanceof NotFoundError, `a poll of a deleted stream failed with ${String(err)}`);
+            return [];
+          });
+        }
+        await log.createStream(stream, { partitions: 1 });
+        await log.append(stream, [input('k', 'new-0')]);
+        // Offsets of the old stream's records (up to 3) must not skip the new stream's first records.
+        await consumer.commit(old).catch(() => undefined);
+        const got: LogRecord[] = [];
+        const deadline = Date.now() + deadlineMs;
+        while (got.length < 1 && Date.now() < deadline) {
+          got.push(...(await consumer.poll({ maxRecords: 10, maxWaitMs: 200 }).catch((err: unknown) => {
+            assert.ok(err instanceof NotFoundError, String(err));
+            return [];
+          })));
+        }
+        assert.deepEqual(values(got), ['new-0']);
+        await log.append(stream, [input('k', 'new-1')]);
+        assert.deepEqual(values(await readExactly(consumer, 1)), ['new-1']);
+      } finally {
+        await consumer.close();
+        await log.deleteStream(stream).catch(() => undefined);
+      }
+    });
+
     void it('returns [] from a waiting poll when its signal aborts', async () => {
       await withStream(1, async (stream) => {
         const consumer = log.consumer({ group: unique('g'), stream });

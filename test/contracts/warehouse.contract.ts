@@ -284,6 +284,26 @@ export function warehouseContract(
       assert.equal((await w.summary(ALL)).events, 1, 'the warehouse still works');
     });
 
+    void it('refuses, as data, every row the engine cannot store as sent, each in a batch of good rows that it fails whole', async () => {
+      const w = await fresh();
+      // Each of these is refused by the engine itself (issue #7): never retried, always isolated.
+      const refused: [string, Partial<EventRow>][] = [
+        ['a description ending in half an emoji (ClickHouse code 25)', { description: 'abc \ud83d' }],
+        ['a user id with a lone high surrogate (code 25)', { user_id: 'u\ud800' }],
+        ['an event id that is not a UUID', { event_id: 'not-a-uuid' }],
+        ['a negative duration', { duration_ms: -1 }],
+        ['a duration beyond any integer type', { duration_ms: 1e30 }],
+      ];
+      for (const [what, overrides] of refused) {
+        await assert.rejects(w.insertEvents([row(), { ...row(), ...overrides }, row()]), (err: unknown) => {
+          assert.ok(err instanceof BackendError, `${what}: got ${String(err)}`);
+          assert.deepEqual([err.fault, err.retriable], ['data', false], `${what}: ${err.message}`);
+          return true;
+        });
+      }
+      assert.deepEqual(await w.summary(ALL), { events: 0, users: 0, by_type: {} });
+    });
+
     void it('answers ping while open, refuses it after close, and closes twice', async () => {
       const w = await fresh();
       await w.ping();

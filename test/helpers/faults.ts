@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendError } from '../../src/domain/errors.ts';
 import type { ConsumerOptions, EventLog, EventLogConsumer, LogRecord, PollOptions } from '../../src/ports/event-log.ts';
 import type { EventRow, Warehouse } from '../../src/ports/warehouse.ts';
@@ -14,7 +15,7 @@ export class FlakyWarehouse extends DelegatingWarehouse {
   attempts = 0;
   /** insertEvents calls that reached the real warehouse. */
   delivered = 0;
-  readonly #failFirst: number;
+  #failFirst: number;
   readonly #error: (attempt: number) => Error;
 
   constructor(real: Warehouse, options: { failFirst: number; error?: (attempt: number) => Error }) {
@@ -28,6 +29,11 @@ export class FlakyWarehouse extends DelegatingWarehouse {
     if (this.attempts <= this.#failFirst) throw this.#error(this.attempts);
     this.delivered += 1;
     await this.real.insertEvents(rows);
+  }
+
+  /** From now on every insert reaches the real warehouse. */
+  recover(): void {
+    this.#failFirst = this.attempts;
   }
 }
 
@@ -43,25 +49,60 @@ export class CorruptingWarehouse extends DelegatingWarehouse {
   /** The size of every batch handed to insertEvents, in order. */
   readonly batches: number[] = [];
   readonly #isBad: (row: EventRow) => boolean;
+  readonly #corrupt: (row: EventRow) => EventRow;
 
-  constructor(real: Warehouse, isBad: (row: EventRow) => boolean) {
+  constructor(real: Warehouse, isBad: (row: EventRow) => boolean, corrupt: (row: EventRow) => EventRow) {
     super(real);
     this.#isBad = isBad;
+    this.#corrupt = corrupt;
   }
 
   override insertEvents(rows: readonly EventRow[]): Promise<void> {
     this.batches.push(rows.length);
-    return this.real.insertEvents(rows.map((r) => (this.#isBad(r) ? { ...r, event_id: 'not-a-uuid' } : r)));
+    return this.real.insertEvents(rows.map((r) => (this.#isBad(r) ? this.#corrupt(r) : r)));
   }
 }
 
 /**
- * Rows matching `isBad` get an event_id the engine cannot parse, so the real warehouse itself
- * refuses every statement containing one (all or nothing) through its own error mapping: a
- * stand-in for data that passes the transform but that ClickHouse will never load.
+ * Rows matching `isBad` are rewritten by `corrupt` (default: an event_id the engine cannot
+ * parse) on their way in, so the real warehouse itself refuses every statement containing one
+ * (all or nothing) through its own error mapping: a stand-in for data that passes the transform
+ * but that ClickHouse will never load.
  */
-export function corruptingWarehouse(real: Warehouse, isBad: (row: EventRow) => boolean): CorruptingWarehouse {
-  return new CorruptingWarehouse(real, isBad);
+export function corruptingWarehouse(
+  real: Warehouse,
+  isBad: (row: EventRow) => boolean,
+  corrupt: (row: EventRow) => EventRow = (row) => ({ ...row, event_id: 'not-a-uuid' }),
+): CorruptingWarehouse {
+  return new CorruptingWarehouse(real, isBad, corrupt);
+}
+
+export class RefusingWarehouse extends DelegatingWarehouse {
+  /** The size of every batch handed to insertEvents, in order. */
+  readonly batches: number[] = [];
+  readonly #isBad: (row: EventRow) => boolean;
+  readonly #error: () => Error;
+
+  constructor(real: Warehouse, isBad: (row: EventRow) => boolean, error: () => Error) {
+    super(real);
+    this.#isBad = isBad;
+    this.#error = error;
+  }
+
+  override async insertEvents(rows: readonly EventRow[]): Promise<void> {
+    this.batches.push(rows.length);
+    if (rows.some(this.#isBad)) throw this.#error();
+    await this.real.insertEvents(rows);
+  }
+}
+
+/**
+ * Every statement holding a row that matches `isBad` fails with `error()` (an error the adapter
+ * could not classify, say) while `ping` and other statements reach the real warehouse: a batch
+ * that keeps failing while the warehouse answers.
+ */
+export function refusingWarehouse(real: Warehouse, isBad: (row: EventRow) => boolean, error: () => Error): RefusingWarehouse {
+  return new RefusingWarehouse(real, isBad, error);
 }
 
 export interface LogTap {
@@ -74,6 +115,11 @@ export interface LogTap {
 export interface TappedLogOptions {
   /** Thrown by every consumer's commit instead of committing (a crash between load and commit). */
   commitError?: Error;
+  /**
+   * While it returns true, polls read nothing: they wait out `maxWaitMs` (or the signal) and
+   * return [] (a consumer stuck on a topic re-created under it, or holding no partitions).
+   */
+  deaf?: () => boolean;
 }
 
 /** Counts what the consumers made through it poll and commit; optionally breaks commit. */
@@ -89,9 +135,13 @@ export class TappedEventLog extends DelegatingEventLog {
   override consumer(options: ConsumerOptions): EventLogConsumer {
     const real = this.real.consumer(options);
     const { tap } = this;
-    const { commitError } = this.#options;
+    const { commitError, deaf } = this.#options;
     return {
       async poll(poll: PollOptions): Promise<LogRecord[]> {
+        if (deaf?.()) {
+          await sleep(poll.maxWaitMs, undefined, poll.signal ? { signal: poll.signal } : {}).catch(() => undefined);
+          return [];
+        }
         const records = await real.poll(poll);
         tap.polled += records.length;
         return records;
@@ -102,6 +152,7 @@ export class TappedEventLog extends DelegatingEventLog {
         tap.commits += 1;
       },
       lag: () => real.lag(),
+      ...(real.health ? { health: () => real.health?.() ?? { ready: true } } : {}),
       close: () => real.close(),
     };
   }

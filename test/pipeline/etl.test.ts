@@ -1,53 +1,17 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
-import pino from 'pino';
-import { SqliteEventLog } from '../../src/adapters/event-log/sqlite-event-log.ts';
-import { ChdbWarehouse } from '../../src/adapters/warehouse/chdb-warehouse.ts';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { BackendError } from '../../src/domain/errors.ts';
-import { type EventInput, type EventMessage, normalizeEvents } from '../../src/domain/events.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
-import { Etl, type EtlOptions } from '../../src/pipeline/etl.ts';
-import type { EventLog, LogRecord, LogRecordInput } from '../../src/ports/event-log.ts';
-import type { Warehouse } from '../../src/ports/warehouse.ts';
+import type { EventMessage } from '../../src/domain/events.ts';
+import type { Metrics } from '../../src/observability/metrics.ts';
+import type { LogRecordInput } from '../../src/ports/event-log.ts';
 import { corruptingWarehouse, flakyWarehouse, tappedLog } from '../helpers/faults.ts';
-import { makeTempDir } from '../helpers/tmp.ts';
-import type { TempDir } from '../helpers/tmp.ts';
+import { ALL, LIMIT, byType, etlHarness, metricValue, waitFor } from '../helpers/etl-harness.ts';
 
 /**
  * The ETL against the real embedded engines (SQLite event log, chDB warehouse); faults come from
- * wrappers around them. One log and one chDB directory per file; each test has its own streams,
- * consumer group and warehouse database.
+ * wrappers around them (see etl-harness.ts).
  */
-const DEADLINE_MS = 10_000;
-/** A pipeline that hangs fails its test instead of the run. */
-const LIMIT = { timeout: 30_000 };
-const ALL = { from: new Date(Date.UTC(2000, 0, 1)), to: new Date(Date.UTC(2100, 0, 1)) };
-const logger = pino({ level: 'silent' });
-
-async function waitFor<T>(what: string, probe: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-interface CounterLike {
-  get(): Promise<{ values: { value: number; labels: Partial<Record<string, string | number>> }[] }>;
-}
-
-/** The sum of a counter's values whose labels include `labels`. */
-async function metricValue(metric: CounterLike, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
 async function batchSizes(metrics: Metrics): Promise<{ count: number; sum: number; atMost: (le: number) => number }> {
   const { values } = await metrics.etlBatchSize.get();
   const named = (suffix: string): number => values.find((v) => v.metricName === `ugc_etl_batch_size_${suffix}`)?.value ?? 0;
@@ -56,110 +20,8 @@ async function batchSizes(metrics: Metrics): Promise<{ count: number; sum: numbe
 }
 
 void describe('Etl', () => {
-  let tmp: TempDir;
-  let log: SqliteEventLog;
-  const cleanups: (() => Promise<void>)[] = [];
-
-  before(async () => {
-    tmp = await makeTempDir('ugc-etl-');
-    log = new SqliteEventLog({ path: join(tmp.dir, 'log.db'), defaultPartitions: 3, maxPendingRecords: 100_000, retentionMs: -1 });
-    await log.start();
-  });
-  after(async () => {
-    await log.close();
-    await tmp.cleanup();
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  interface Setup {
-    options: EtlOptions;
-    warehouse: Warehouse;
-  }
-
-  /** Streams, a group and a migrated warehouse database of this test's own. */
-  async function setup(overrides: Partial<EtlOptions> = {}): Promise<Setup> {
-    const id = randomBytes(6).toString('hex');
-    const options: EtlOptions = {
-      topic: `events-${id}`, dlqTopic: `events-${id}.dlq`, group: `etl-${id}`,
-      batchSize: 1000, batchMaxWaitMs: 50, retryMinMs: 10, retryMaxMs: 50, ...overrides,
-    };
-    await log.createStream(options.topic, { partitions: 3 });
-    await log.createStream(options.dlqTopic, { partitions: 1 });
-    cleanups.push(async () => {
-      await log.deleteStream(options.topic);
-      await log.deleteStream(options.dlqTopic);
-    });
-    const warehouse = new ChdbWarehouse({ path: join(tmp.dir, 'chdb'), database: `t_${id}` });
-    cleanups.push(() => warehouse.close());
-    await warehouse.start();
-    await warehouse.migrate();
-    return { options, warehouse };
-  }
-
-  /** Starts an Etl that the test's cleanup stops; `exit` settles to the error the loop died of, or undefined. */
-  function run(deps: { log?: EventLog; warehouse: Warehouse }, options: EtlOptions): { etl: Etl; exit: Promise<unknown>; metrics: Metrics } {
-    const metrics = new Metrics({ defaultMetrics: false });
-    const etl = new Etl({ log: deps.log ?? log, warehouse: deps.warehouse, logger, metrics }, options);
-    etl.start();
-    // Handled at once: a loop that dies must fail an assertion, not the process.
-    const exit = etl.done.then(() => undefined, (err: unknown) => err);
-    cleanups.push(() => etl.stop(1_000));
-    return { etl, exit, metrics };
-  }
-
-  /** Appends events the way the API does: normalised messages keyed by user id. */
-  async function produce(topic: string, userId: string, inputs: EventInput[]): Promise<EventMessage[]> {
-    const result = normalizeEvents(inputs, { userId, receivedAt: new Date(), pathOf: (i) => `/events/${i}` });
-    assert.ok(result.ok);
-    await log.append(topic, result.messages.map((m) => ({ key: m.user_id, value: Buffer.from(JSON.stringify(m)) })));
-    return result.messages;
-  }
-
-  /** `count` events spread over five users and three types: one append (one API request) per user. */
-  async function produceMany(topic: string, count: number): Promise<EventMessage[]> {
-    const types = ['click', 'view', 'search'];
-    const messages: EventMessage[] = [];
-    for (let u = 0; u < 5; u++) {
-      const mine = Array.from({ length: count }, (_, i) => i).filter((i) => i % 5 === u);
-      if (mine.length === 0) continue;
-      messages.push(...(await produce(topic, `user-${u}`, mine.map((i) => ({ type: types[i % 3] ?? 'click' })))));
-    }
-    return messages;
-  }
-
-  function byType(messages: EventMessage[]): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const m of messages) counts[m.type] = (counts[m.type] ?? 0) + 1;
-    return counts;
-  }
-
-  async function lag(options: EtlOptions): Promise<number> {
-    const consumer = log.consumer({ group: options.group, stream: options.topic });
-    try {
-      return await consumer.lag();
-    } finally {
-      await consumer.close();
-    }
-  }
-
-  /** Every record of a stream, read by a throwaway group; checks nothing more is there. */
-  async function readAll(stream: string, count: number): Promise<LogRecord[]> {
-    const consumer = log.consumer({ group: `reader-${randomUUID()}`, stream });
-    try {
-      const got: LogRecord[] = [];
-      const deadline = Date.now() + DEADLINE_MS;
-      while (got.length < count && Date.now() < deadline) got.push(...(await consumer.poll({ maxRecords: 1000, maxWaitMs: 100 })));
-      got.push(...(await consumer.poll({ maxRecords: 1000, maxWaitMs: 0 })));
-      assert.equal(got.length, count, `${stream}: expected ${count} records`);
-      return got;
-    } finally {
-      await consumer.close();
-    }
-  }
-
-  const eventsIn = async (w: Warehouse): Promise<number> => (await w.summary(ALL)).events;
+  const h = etlHarness();
+  const { setup, run, produce, produceMany, lag, readAll, eventsIn } = h;
 
   void it('loads appended events into the warehouse and commits their offsets', LIMIT, async () => {
     const { options, warehouse } = await setup();
@@ -179,7 +41,7 @@ void describe('Etl', () => {
   void it('flushes a batch as soon as it holds batchSize records', LIMIT, async () => {
     // A timer of a minute: whatever loads within the deadline was flushed by size.
     const { options, warehouse } = await setup({ batchSize: 100, batchMaxWaitMs: 60_000 });
-    const tapped = tappedLog(log);
+    const tapped = tappedLog(h.log);
     const { etl, exit, metrics } = run({ log: tapped, warehouse }, options);
     await produceMany(options.topic, 250);
     await waitFor('two full batches', () => batchSizes(metrics), (h) => h.count === 2);
@@ -248,7 +110,7 @@ void describe('Etl', () => {
       { type: 'view', film_id: randomUUID(), started_at: '2026-01-01T00:00:00Z', ended_at: '2026-01-01T00:01:00.5Z' },
     ])));
     const crash = new BackendError('injected: commit lost', { retriable: false });
-    const crashing = run({ log: tappedLog(log, { commitError: crash }), warehouse }, options);
+    const crashing = run({ log: tappedLog(h.log, { commitError: crash }), warehouse }, options);
     assert.equal(await crashing.exit, crash, 'the loop died on the commit');
     await crashing.etl.stop(1_000);
     assert.equal(await lag(options), 21, 'inserted but not committed');
@@ -297,7 +159,7 @@ void describe('Etl', () => {
         reason: /^time out of range: 1969-07-20T20:17:40Z$/,
       },
     ];
-    await log.append(options.topic, poison.map(({ key, value, headers }) => (headers ? { key, value, headers } : { key, value })));
+    await h.log.append(options.topic, poison.map(({ key, value, headers }) => (headers ? { key, value, headers } : { key, value })));
     const more = await produceMany(options.topic, 5);
     const { metrics } = run({ warehouse }, options);
 
@@ -349,7 +211,7 @@ void describe('Etl', () => {
 
   void it('loads and commits the batch in hand when stopped', LIMIT, async () => {
     const { options, warehouse } = await setup({ batchMaxWaitMs: 30_000 });
-    const tapped = tappedLog(log);
+    const tapped = tappedLog(h.log);
     const { etl, exit } = run({ log: tapped, warehouse }, options);
     const messages = await produceMany(options.topic, 7);
     await waitFor('the records in hand', () => tapped.tap.polled, (n) => n === 7);

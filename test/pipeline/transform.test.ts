@@ -101,8 +101,39 @@ void describe('toEventRow', () => {
 
   void it('dead-letters a value that is not JSON', () => {
     assert.equal(dlqReason('not json {'), 'value is not JSON');
-    assert.equal(dlqReason(Buffer.from([0xff, 0xfe, 0x00])), 'value is not JSON');
     assert.equal(dlqReason(''), 'value is not JSON');
+  });
+
+  void it('dead-letters a value that is not valid UTF-8 instead of loading U+FFFD in its place', () => {
+    assert.equal(dlqReason(Buffer.from([0xff, 0xfe, 0x00])), 'value is not valid UTF-8');
+    const json = Buffer.from(JSON.stringify(message({ description: 'café' })));
+    const at = json.indexOf(Buffer.from('é'));
+    // A lone continuation byte, a truncated sequence, an overlong form, a UTF-16 surrogate encoded in UTF-8.
+    for (const bad of [[0x80], [0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0xbd]]) {
+      const value = Buffer.concat([json.subarray(0, at), Buffer.from(bad), json.subarray(at + 2)]);
+      assert.equal(dlqReason(value), 'value is not valid UTF-8', Buffer.from(bad).toString('hex'));
+    }
+  });
+
+  void it('dead-letters a lone UTF-16 surrogate in any string or key, naming where, on both paths', () => {
+    // Written as JSON escapes (`\ud83d`), as JSON.stringify and clients cutting a string with slice() write them.
+    const cases: [Partial<EventMessage>, string][] = [
+      [{ description: 'abc \ud83d' }, '/description'],
+      [{ description: '\udc00 trailing low half' }, '/description'],
+      [{ user_id: 'u\ud800' }, '/user_id'],
+      [{ element: { kind: 'button', id: 'x\udfff' } }, '/element/id'],
+      [{ properties: { 'k\ud800': 'v' } }, '/properties/k\ud800'],
+      [{ properties: { ok: 'v\udbff' } }, '/properties/ok'],
+      [{ properties: { 'a/b~': 'v\udbff' } }, '/properties/a~1b~0'],
+    ];
+    for (const [overrides, at] of cases) {
+      assert.equal(dlqReason(message(overrides)), `lone UTF-16 surrogate in the string at ${at}`, JSON.stringify(overrides));
+      // The slow path too (an extra field sends the message past the fast path).
+      assert.equal(dlqReason({ ...message(overrides), extra: 1 }), `lone UTF-16 surrogate in the string at ${at}`);
+    }
+    // A whole pair is text like any other, stored as sent.
+    const emoji = toEventRow(record(message({ description: 'abc \ud83d\ude00' })));
+    assert.ok(emoji.kind === 'ok' && emoji.row.description === 'abc 😀');
   });
 
   void it('dead-letters JSON that is not an event message, saying where', () => {

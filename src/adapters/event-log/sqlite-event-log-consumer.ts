@@ -27,6 +27,11 @@ const run = <T>(fn: () => T): Promise<T> => new Promise<T>((resolve) => resolve(
 /**
  * One member of a consumer group. The embedded log has no group coordinator, so a member reads
  * every partition; the service runs one ETL member per group against it.
+ *
+ * A stream can be deleted under a member and created again (an operator, a test). The member
+ * then reports NotFoundError while it is gone and starts over on the new stream (its group's
+ * offsets went with the old one), and never commits offsets of the old stream's records into
+ * the new one, which would skip the new records below them.
  */
 export class SqliteEventLogConsumer implements EventLogConsumer {
   private readonly log: ConsumerLog;
@@ -39,6 +44,11 @@ export class SqliteEventLogConsumer implements EventLogConsumer {
   private positions = new Map<number, number>();
   private turn = 0;
   private readonly closeController = new AbortController();
+  /** Which creation of the stream `start` and `positions` belong to (rowid and creation time). */
+  private incarnation: string | null = null;
+  /** Bumped when the stream vanishes or is replaced: records returned before are not committed. */
+  private generation = 0;
+  private readonly issued = new WeakMap<LogRecord, number>();
 
   constructor(log: ConsumerLog, options: ConsumerOptions) {
     this.log = log;
@@ -65,11 +75,14 @@ export class SqliteEventLogConsumer implements EventLogConsumer {
     return run(() => {
       const next = new Map<string, Pick<LogRecord, 'stream' | 'partition' | 'offset'>>();
       for (const r of records) {
+        if ((this.issued.get(r) ?? this.generation) !== this.generation) continue;
         const slot = `${r.partition}:${r.stream}`;
         if ((next.get(slot)?.offset ?? -1) < r.offset + 1) next.set(slot, { stream: r.stream, partition: r.partition, offset: r.offset + 1 });
       }
       if (next.size === 0) return;
       this.log.guard('commit offsets', () => this.log.transaction(() => {
+        // Gone or replaced since these records were read: their offsets mean nothing now.
+        if (this.currentIncarnation() !== this.incarnation) return;
         const upsert = this.log.stmt(`INSERT INTO group_offsets VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE
           SET next_offset = max(next_offset, excluded.next_offset)`);
         for (const c of next.values()) upsert.run(this.group, c.stream, c.partition, c.offset);
@@ -110,7 +123,11 @@ export class SqliteEventLogConsumer implements EventLogConsumer {
         if (limit <= 0) break;
         const rows = this.log.rows<RecordRow>(`SELECT partition, offset, key, value, headers, timestamp FROM records
           WHERE stream = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`, this.stream, p, this.positions.get(p) ?? 0, limit);
-        for (const row of rows) out.push(this.toRecord(row));
+        for (const row of rows) {
+          const record = this.toRecord(row);
+          this.issued.set(record, this.generation);
+          out.push(record);
+        }
         const last = rows.at(-1);
         if (last) this.positions.set(p, last.offset + 1);
         if (rows.length === limit) more.push(p);
@@ -126,11 +143,28 @@ export class SqliteEventLogConsumer implements EventLogConsumer {
     return { stream: this.stream, partition: row.partition, offset: row.offset, key: row.key, value, headers, timestamp: row.timestamp };
   }
 
-  /** Next offset to be written per partition; also how an unknown stream is detected. */
+  /** Next offset to be written per partition; also how an unknown (or re-created) stream is detected. */
   private ends(): Map<number, number> {
+    const incarnation = this.currentIncarnation();
+    if (incarnation !== this.incarnation) this.startOver(incarnation);
     const rows = this.log.rows<PartitionRow>('SELECT partition, next_offset FROM partitions WHERE stream = ? ORDER BY partition', this.stream);
-    if (rows.length === 0) throw new NotFoundError(`Stream ${this.stream} does not exist.`);
+    if (incarnation === null || rows.length === 0) throw new NotFoundError(`Stream ${this.stream} does not exist.`);
     return new Map(rows.map((r) => [r.partition, r.next_offset]));
+  }
+
+  private currentIncarnation(): string | null {
+    const [row] = this.log.rows<{ id: number; created_at: number }>('SELECT rowid AS id, created_at FROM streams WHERE name = ?', this.stream);
+    return row === undefined ? null : `${row.id}:${row.created_at}`;
+  }
+
+  /** Forgets the positions of a stream that vanished or was replaced; the next read starts afresh. */
+  private startOver(incarnation: string | null): void {
+    if (this.incarnation !== null) {
+      this.start = null;
+      this.positions = new Map();
+      this.generation += 1;
+    }
+    this.incarnation = incarnation;
   }
 
   private committed(): Map<number, number> {

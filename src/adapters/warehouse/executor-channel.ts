@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import { BackendError } from '../../domain/errors.ts';
+import { BackendError, type BackendFault } from '../../domain/errors.ts';
 import { type ClickhouseExecutor, SqlWarehouse } from './sql-warehouse.ts';
 
 /**
@@ -16,14 +16,17 @@ type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false
 interface SerializedError {
   message: string;
   retriable: boolean;
+  /** Crosses the thread with the error: the ETL decides by it whether to bisect a batch. */
+  fault: BackendFault;
   cause?: string;
 }
 
 function serialize(err: unknown): SerializedError {
   const message = err instanceof Error ? err.message : String(err);
   const retriable = err instanceof BackendError ? err.retriable : true;
+  const fault = err instanceof BackendError ? err.fault : 'unknown';
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
-  return cause === undefined ? { message, retriable } : { message, retriable, cause };
+  return cause === undefined ? { message, retriable, fault } : { message, retriable, fault, cause };
 }
 
 /** Answers the calls arriving on `port` with `executor`, each as soon as the engine has. */
@@ -61,8 +64,8 @@ export class ChannelExecutor implements ClickhouseExecutor {
       this.#pending.delete(reply.id);
       if (reply.ok) pending.resolve(reply.value);
       else {
-        const { message, retriable, cause } = reply.error;
-        pending.reject(new BackendError(message, { retriable, ...(cause === undefined ? {} : { cause: new Error(cause) }) }));
+        const { message, retriable, fault, cause } = reply.error;
+        pending.reject(new BackendError(message, { retriable, fault, ...(cause === undefined ? {} : { cause: new Error(cause) }) }));
       }
       if (this.#pending.size === 0) port.unref();
     });
