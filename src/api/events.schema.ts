@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { EVENT_TYPE_PATTERN, Element, Properties } from '../domain/events.ts';
+import { EVENT_RULES_KEYWORD } from '../domain/event-rules.ts';
 import { Timestamp, Uuid } from './common.schema.ts';
 
 export const EventInput = Type.Object(
@@ -33,6 +34,9 @@ export type EventBatch = Static<typeof EventBatch>;
  */
 export const EventsBody = Type.Unsafe<EventInput | EventBatch>({
   type: 'object',
+  // The rules of domain/event-rules.ts (times in the storable range, ended_at not before
+  // started_at, finite numbers, properties size), checked beside the schema: see validation.ts.
+  [EVENT_RULES_KEYWORD]: true,
   if: { type: 'object', required: ['events'] },
   then: EventBatch,
   else: { $ref: 'EventInput#' },

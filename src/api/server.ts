@@ -3,8 +3,6 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv } from 'ajv';
-import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import Fastify, { LogController } from 'fastify';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../ports/event-log.ts';
@@ -28,6 +26,7 @@ import likesRoutes from './likes.routes.ts';
 import opsRoutes from './ops.routes.ts';
 import reviewsRoutes from './reviews.routes.ts';
 import topicsRoutes from './topics.routes.ts';
+import { validatorCompiler } from './validation.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -40,28 +39,8 @@ export interface ApiDeps {
   reporter: ErrorReporter;
 }
 
-// ajv-formats is CommonJS: Node's ESM loader hands us module.exports (the plugin itself),
-// while TypeScript types the default import as the module namespace.
-const addFormats = addFormatsModule as unknown as FormatsPlugin;
-
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const EVENTS_ROUTE = '/api/v1/events';
-
-/**
- * Bodies are validated without type coercion (a `"5"` is not a score) and unknown fields are
- * rejected, not stripped; query strings and path parameters are text, so they are coerced.
- * Every error is listed, not just the first.
- */
-function validators() {
-  const common = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false } as const;
-  const bodies = new Ajv({ ...common, coerceTypes: false });
-  const params = new Ajv({ ...common, coerceTypes: 'array' });
-  for (const ajv of [bodies, params]) {
-    addFormats(ajv);
-    ajv.addSchema(EventInput);
-  }
-  return { bodies, params };
-}
 
 export type App = Awaited<ReturnType<typeof buildServer>>;
 
@@ -82,8 +61,7 @@ export async function buildServer(deps: ApiDeps) {
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const { bodies, params } = validators();
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));
+  app.setValidatorCompiler(validatorCompiler());
   app.addSchema(Problem);
   app.addSchema(EventInput);
 
@@ -129,7 +107,9 @@ export async function buildServer(deps: ApiDeps) {
     await app.register(rateLimit, {
       max: config.rateLimit.max,
       timeWindow: config.rateLimit.windowMs,
-      hook: 'preHandler',
+      // onRequest (per route, so after `authenticate`): requests later refused for their
+      // credentials, media type or body count against the caller too, per IP when anonymous.
+      hook: 'onRequest',
       keyGenerator: (request) => (request.principal ? `user:${request.principal.userId}` : `ip:${request.ip}`),
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,
@@ -147,6 +127,7 @@ export async function buildServer(deps: ApiDeps) {
     async (v1) => {
       await v1.register(auth, { verifier: deps.verifier });
       v1.addHook('onRequest', v1.authenticate);
+      v1.addHook('preParsing', v1.requireAuthenticated);
       await v1.register(eventsRoutes, { events });
       await v1.register(likesRoutes, { ugc });
       await v1.register(bookmarksRoutes, { ugc });

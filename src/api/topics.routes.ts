@@ -29,7 +29,7 @@ const MessageBody = Type.Object(
 /** Admin access to the event log's streams, which Kafka calls topics. */
 const topics: FastifyPluginAsyncTypebox<{ log: EventLog; defaultPartitions: number }> = (app, { log, defaultPartitions }) => {
   const tags = ['topics'];
-  app.addHook('onRequest', app.requireAdmin);
+  app.addHook('preParsing', app.requireAdmin);
 
   app.get(
     '/topics',
