@@ -157,22 +157,15 @@ export default fp(
       if (request.principal === null) throw request.authError ?? new UnauthorizedError('A Bearer token is required.');
       return request.principal;
     };
-    app.decorate('requireAuthenticated', (request: FastifyRequest) => {
-      try {
-        authenticated(request);
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    });
-    app.decorate('requireAdmin', (request: FastifyRequest) => {
-      try {
-        if (!authenticated(request).isAdmin) throw new ForbiddenError('This route is for administrators.');
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    });
+    // A throw inside the executor rejects the promise: the hook's error goes to the error handler.
+    app.decorate('requireAuthenticated', (request: FastifyRequest) => new Promise<void>((resolve) => {
+      authenticated(request);
+      resolve();
+    }));
+    app.decorate('requireAdmin', (request: FastifyRequest) => new Promise<void>((resolve) => {
+      if (!authenticated(request).isAdmin) throw new ForbiddenError('This route is for administrators.');
+      resolve();
+    }));
   },
   { name: 'auth' },
 );

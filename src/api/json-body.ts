@@ -31,7 +31,7 @@ export function registerJsonBody(app: FastifyInstance): void {
       done(httpError(415, `charset "${charset}" is not supported; JSON bodies are UTF-8.`), undefined);
       return;
     }
-    parse(request, decodeUtf8Marked(raw), (err, value) => {
+    void parse(request, decodeUtf8Marked(raw), (err, value: unknown) => {
       if (err) return done(err, undefined);
       try {
         const errors = illFormedText(value);
