@@ -17,6 +17,7 @@ import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
 import auth, { type JwtVerifier } from './auth.ts';
 import body from './body.ts';
+import { clientErrorHandler } from './client-errors.ts';
 import bookmarksRoutes from './bookmarks.routes.ts';
 import { Problem } from './common.schema.ts';
 import problemDetails from './errors.ts';
@@ -25,6 +26,7 @@ import { EventInput } from './events.schema.ts';
 import likesRoutes from './likes.routes.ts';
 import opsRoutes from './ops.routes.ts';
 import reviewsRoutes from './reviews.routes.ts';
+import routeErrors from './route-errors.ts';
 import topicsRoutes from './topics.routes.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -59,6 +61,7 @@ export async function buildServer(deps: ApiDeps) {
     // One ECS access-log line per request (below) instead of Fastify's two plain ones.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'http.request.id' }),
     forceCloseConnections: 'idle',
+    clientErrorHandler: clientErrorHandler(deps.logger),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
@@ -91,6 +94,7 @@ export async function buildServer(deps: ApiDeps) {
   });
 
   await app.register(problemDetails, { reporter: deps.reporter });
+  await app.register(routeErrors);
   await app.register(body);
   await app.register(swagger, {
     openapi: {
@@ -132,7 +136,11 @@ export async function buildServer(deps: ApiDeps) {
       await v1.register(likesRoutes, { ugc });
       await v1.register(bookmarksRoutes, { ugc });
       await v1.register(reviewsRoutes, { ugc });
-      await v1.register(topicsRoutes, { log: deps.log, defaultPartitions: config.events.partitions });
+      await v1.register(topicsRoutes, {
+        log: deps.log,
+        defaultPartitions: config.events.partitions,
+        ownStreams: [config.events.topic, config.events.dlqTopic],
+      });
       await v1.register(analyticsRoutes, { warehouse: deps.warehouse });
     },
     { prefix: '/api/v1' },
