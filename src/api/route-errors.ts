@@ -1,4 +1,4 @@
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TSchema } from 'typebox';
 import { problemResponse } from './common.schema.ts';
@@ -54,7 +54,7 @@ export default fp(
       }
       for (const m of methods) entry.methods.add(m);
     });
-    app.setNotFoundHandler((request, reply) => {
+    const notFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
       const path = request.url.split('?')[0] ?? '';
       const allowed = [...new Set(known.filter((k) => k.pattern.test(path)).flatMap((k) => [...k.methods]))].sort();
       if (allowed.length > 0 && !allowed.includes(request.method)) {
@@ -62,7 +62,14 @@ export default fp(
         return sendProblem(reply, 405, `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}.`);
       }
       return sendProblem(reply, 404, `No route ${request.method} ${path}.`);
+    };
+    // Answered in onRequest, before Fastify reads a body: a QUERY or POST to an unknown route
+    // would otherwise get the body parser's 400/415 instead of 404/405.
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!request.is404) return done();
+      notFound(request, reply);
     });
+    app.setNotFoundHandler(notFound);
   },
   { name: 'route-errors' },
 );

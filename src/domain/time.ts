@@ -10,6 +10,8 @@
 export const STORABLE_MIN_MS = 0;
 /** 2299-12-31T23:59:59.999Z: the last instant of ClickHouse's DateTime64 (chDB, ClickHouse 20+). */
 export const STORABLE_MAX_MS = Date.UTC(2300, 0, 1) - 1;
+/** The years of the storable range, as a JSON Schema pattern on an RFC 3339 text. */
+export const STORABLE_YEARS_PATTERN = '^(?:19[7-9][0-9]|2[0-2][0-9]{2})-';
 export const STORABLE_RANGE_MESSAGE = 'must be between 1970-01-01T00:00:00.000Z and 2299-12-31T23:59:59.999Z';
 
 /**
