@@ -46,7 +46,7 @@ done
 USER_TOKEN="$("$NODE" src/main.ts token --user fuzz_user)"
 ADMIN_TOKEN="$("$NODE" src/main.ts token --user fuzz_admin --admin)"
 EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-40}"
-COMMON=(--checks all --max-examples "$EXAMPLES" --workers 2 --seed "${SCHEMATHESIS_SEED:-7}" --no-color
+COMMON=(--checks all --max-examples "$EXAMPLES" --workers 1 --seed "${SCHEMATHESIS_SEED:-7}" --no-color
   --generation-database none --request-timeout 10 --suppress-health-check too_slow,filter_too_much)
 
 status=0

@@ -20,7 +20,7 @@ import body from './body.ts';
 import { clientErrorHandler } from './client-errors.ts';
 import bookmarksRoutes from './bookmarks.routes.ts';
 import { Problem } from './common.schema.ts';
-import problemDetails from './errors.ts';
+import problemDetails, { sendProblem } from './errors.ts';
 import eventsRoutes from './events.routes.ts';
 import { EventInput } from './events.schema.ts';
 import likesRoutes from './likes.routes.ts';
@@ -62,6 +62,14 @@ export async function buildServer(deps: ApiDeps) {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'http.request.id' }),
     forceCloseConnections: 'idle',
     clientErrorHandler: clientErrorHandler(deps.logger),
+    // A path parameter of 64 characters (a user id) is up to 768 once percent-encoded.
+    routerOptions: { maxParamLength: 1024 },
+    // Errors of the router (a malformed or too long URL) leave as Problem Details too.
+    frameworkErrors: (err, request, reply) => {
+      void reply.header('x-request-id', request.id);
+      const detail = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long.' : 'The URL is malformed.';
+      void sendProblem(reply, 400, detail);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());

@@ -13,6 +13,8 @@ export const MAX_PROPERTIES_BYTES = 8 * 1024;
 /** The JSON Schema keyword (on the `POST /events` body) under which the API's validator runs `eventsBodyErrors`. */
 export const EVENT_RULES_KEYWORD = 'x-event-rules';
 const DAY_MS = 86_400_000;
+export const CORRECTED_TOO_EARLY_MESSAGE =
+  'is before 1970-01-01T00:00:00.000Z once corrected (shifted by received_at - sent_at, or with its interval moved back from more than 24 h ahead)';
 const TIME_FIELDS = ['occurred_at', 'started_at', 'ended_at'] as const;
 type TimeField = (typeof TIME_FIELDS)[number];
 
@@ -71,13 +73,13 @@ export function eventErrors(event: unknown, path: string, skew: number, received
   const started = timeOf(event.started_at);
   const ended = timeOf(event.ended_at);
   if (ended < started) errors.push({ path: `${path}/ended_at`, message: 'must not be before started_at' });
-  if (errors.length === 0 && skew !== 0) {
+  // A storable client time can still leave the range once corrected: moved by sent_at, or an
+  // interval ending more than 24 h ahead moved back whole (a decades-long one, before 1970).
+  if (errors.length === 0) {
     const corrected = correctTimes(event, skew, receivedMs);
     for (const field of TIME_FIELDS) {
       const t = corrected[field];
-      if (t !== undefined && t < STORABLE_MIN_MS) {
-        errors.push({ path: `${path}/${field}`, message: 'is before 1970-01-01T00:00:00.000Z once corrected by sent_at' });
-      }
+      if (t !== undefined && t < STORABLE_MIN_MS) errors.push({ path: `${path}/${field}`, message: CORRECTED_TOO_EARLY_MESSAGE });
     }
   }
   const properties = event.properties;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type EventInput, MAX_PROPERTIES_BYTES, type NormalizeContext, type NormalizeResult, canonicalTimeMs, isoTime, normalizeEvents, timeMs } from '../../src/domain/events.ts';
+import { CORRECTED_TOO_EARLY_MESSAGE } from '../../src/domain/event-rules.ts';
 import { STORABLE_MAX_MS, STORABLE_RANGE_MESSAGE, isRfc3339, parseRfc3339 } from '../../src/domain/time.ts';
 import { seeded } from '../helpers/random.ts';
 
@@ -181,9 +182,9 @@ function referenceNormalize(inputs: readonly EventInput[], ctx: NormalizeContext
       if (t.started_at !== null && t.started_at > latest) t.started_at = received;
       if (t.ended_at !== null && t.ended_at > latest) t.ended_at = received;
     }
-    if (errors.length === before && skew !== 0) {
+    if (errors.length === before) {
       for (const [field, v] of Object.entries(t)) {
-        if (v !== null && v < 0) errors.push({ path: `${path}/${field}`, message: 'is before 1970-01-01T00:00:00.000Z once corrected by sent_at' });
+        if (v !== null && v < 0) errors.push({ path: `${path}/${field}`, message: CORRECTED_TOO_EARLY_MESSAGE });
       }
     }
     const properties = input.properties ?? {};
