@@ -47,10 +47,10 @@ USER_TOKEN="$("$NODE" src/main.ts token --user fuzz_user)"
 ADMIN_TOKEN="$("$NODE" src/main.ts token --user fuzz_admin --admin)"
 EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-40}"
 COMMON=(--checks all --max-examples "$EXAMPLES" --workers 1 --seed "${SCHEMATHESIS_SEED:-7}" --no-color
-  --generation-database none --request-timeout 10 --suppress-health-check too_slow,filter_too_much)
+  --generation-database none --request-timeout 10 --suppress-health-check "too_slow,filter_too_much")
 
 # Run from the temp dir: Schemathesis keeps a `.schemathesis/` cache in its working directory.
-CONFIG="$(pwd)/scripts/ci/schemathesis.toml"
+CONFIG="$(pwd)/scripts/schemathesis.toml"
 status=0
 (cd "$DATA" && "$VENV/bin/schemathesis" --config-file "$CONFIG" run "$URL/openapi.json" "${COMMON[@]}" \
   -H "Authorization: Bearer $USER_TOKEN" --exclude-tag topics --exclude-tag analytics) || status=1

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ValidationError } from '../domain/errors.ts';
-import { Element, Properties } from '../domain/events.ts';
+import { Element, StoredProperties } from '../domain/events.ts';
 import { clampToStorable, parseRfc3339 } from '../domain/time.ts';
 import type { TimeRange, Warehouse } from '../ports/warehouse.ts';
 import { Timestamp, Uuid, problems } from './common.schema.ts';
@@ -26,7 +26,7 @@ const StoredEvent = Type.Object({
   received_at: Timestamp,
   started_at: Type.Union([Timestamp, Type.Null()]),
   ended_at: Type.Union([Timestamp, Type.Null()]),
-  properties: Properties,
+  properties: StoredProperties,
 });
 
 /**

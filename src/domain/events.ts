@@ -22,17 +22,30 @@ export const Element = Type.Object(
   { additionalProperties: false },
 );
 
+const PROPERTY_VALUE = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] };
+
 /**
- * `additionalProperties` + `propertyNames`, not `Type.Record`: a record's `patternProperties:
- * {"^.*$": …}` does not match a key with a line break, so such a key's value escaped
- * validation and the response serializer dropped the key. Any key is stored as sent (the
- * warehouse keeps properties as JSON text, where a control character is an escape).
+ * Event properties as the API takes them. `additionalProperties` + `propertyNames`, not
+ * `Type.Record`: a record's `patternProperties: {"^.*$": …}` does not match a key with a line
+ * break, so such a key's value escaped validation (and its `maxLength` was never checked), and
+ * the response serializer dropped the key. Any key is stored as sent (the warehouse keeps
+ * properties as JSON text, where a control character is an escape).
  */
 export const Properties = Type.Unsafe<Record<string, string | number | boolean>>({
   type: 'object',
   propertyNames: { maxLength: 128 },
-  additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+  additionalProperties: PROPERTY_VALUE,
   description: 'Flat object of string, number (finite) and boolean values, at most 8 KiB serialized; keys of at most 128 characters.',
+});
+
+/**
+ * Properties in a log message and in the warehouse: any key. Messages already in the log were
+ * written when keys had no length limit, and they stay loadable.
+ */
+export const StoredProperties = Type.Unsafe<Record<string, string | number | boolean>>({
+  type: 'object',
+  additionalProperties: PROPERTY_VALUE,
+  description: 'Flat object of string, number and boolean values.',
 });
 
 /** The event as written to the log: one JSON message per event, keyed by user id. */
@@ -49,7 +62,7 @@ export const EventMessage = Type.Object(
     received_at: Type.String({ format: 'date-time' }),
     started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     ended_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    properties: Properties,
+    properties: StoredProperties,
   },
   { additionalProperties: false },
 );

@@ -121,6 +121,9 @@ describe('hostile and odd-but-valid input (issue #7)', () => {
     assert.equal(res.statusCode, 202);
     assert.deepEqual((await readLog(user))[0]?.properties, { 'a\nb': 'v', ok: 'y', '\u0000': 'nul' });
     await assertRefused('{"type":"custom","properties":{"a\\nb":{"x":1}}}', ['/properties/a\nb']);
+    // Keys of at most 128 characters: the record's key schema was never applied before.
+    await assertRefused(`{"type":"custom","properties":{"${'k'.repeat(129)}":"v"}}`, ['/properties']);
+    assert.equal((await post(`{"type":"custom","properties":{"${'😀'.repeat(128)}":"v"}}`)).res.statusCode, 202);
     const deep = `{"type":"custom","properties":{"a\\nb":${'{"x":'.repeat(6000)}1${'}'.repeat(6000)}}}`;
     const refused = await post(deep);
     assert.equal(refused.res.statusCode, 400, refused.res.body);

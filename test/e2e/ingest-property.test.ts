@@ -165,16 +165,10 @@ function badFields(e: GenEvent, path: string, skew: number | null): string[] | n
     }
   }
   for (const f of ruleBad) bad.add(f);
-  const seen = new Set<string>();
-  for (const [k, v] of e.properties ?? []) {
-    // A repeated key: JSON.parse keeps the last value.
-    if (seen.has(k)) continue;
-    seen.add(k);
-    const last = [...(e.properties ?? [])].reverse().find(([key]) => key === k)?.[1];
+  // A repeated key: JSON.parse keeps the last value.
+  for (const [k, v] of new Map(e.properties ?? [])) {
     const at = `${path}/properties/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-    if (ill(k)) bad.add(at);
-    if (last && (!last.finite || (typeof last.value === 'string' && ill(last.value)))) bad.add(at);
-    void v;
+    if (ill(k) || !v.finite || (typeof v.value === 'string' && ill(v.value))) bad.add(at);
   }
   return [...bad].sort();
 }
