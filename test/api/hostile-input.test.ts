@@ -224,8 +224,18 @@ describe('hostile and odd-but-valid input (issue #7)', () => {
         assert.equal(r.statusCode, 200, `${path}?${query}: ${r.body}`);
       }
     }
+    // A correct answer, not just a 200: the clamped range finds an event from 1970 and one from now.
+    const user = `range-${randomUUID()}`;
+    const row = (occurred: string) => ({
+      event_id: randomUUID(), user_id: user, type: 'click', element_kind: '', element_id: '', film_id: null, description: '',
+      occurred_at: occurred, received_at: occurred, started_at: null, ended_at: null, duration_ms: 0, properties: {},
+    });
+    await t.warehouse.insertEvents([row('1970-01-01T00:00:00.000Z'), row(new Date().toISOString())]);
+    const events = await t.app.inject({ method: 'GET', url: `/api/v1/analytics/users/${user}/events?from=0000-01-01T00:00:00Z&to=9999-12-31T23:59:59.999Z`, headers: admin });
+    assert.equal(events.json<{ items: unknown[] }>().items.length, 2);
     const summary = await t.app.inject({ method: 'GET', url: '/api/v1/analytics/summary?from=0000-01-01T00:00:00Z&to=9999-12-31T23:59:59.999Z', headers: admin });
     assert.deepEqual([summary.json<{ from: string }>().from, summary.json<{ to: string }>().to], ['1970-01-01T00:00:00.000Z', '2300-01-01T00:00:00.000Z']);
+    assert.ok(summary.json<{ events: number }>().events >= 2);
   });
 
   it("refuses to delete the service's own streams (409), and a 10,000-deep message value (400)", async () => {
