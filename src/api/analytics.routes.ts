@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ValidationError } from '../domain/errors.ts';
-import { Element, Properties } from '../domain/events.ts';
+import { Element, StoredProperties } from '../domain/events.ts';
+import { clampToStorable, parseRfc3339 } from '../domain/time.ts';
 import type { TimeRange, Warehouse } from '../ports/warehouse.ts';
 import { Timestamp, Uuid, problems } from './common.schema.ts';
 
@@ -25,20 +26,25 @@ const StoredEvent = Type.Object({
   received_at: Timestamp,
   started_at: Type.Union([Timestamp, Type.Null()]),
   ended_at: Type.Union([Timestamp, Type.Null()]),
-  properties: Properties,
+  properties: StoredProperties,
 });
 
+/**
+ * The range asked for, read as RFC 3339 (a leap second included), then clamped to the instants
+ * the warehouse can hold: a bound outside them selects the same events as the nearest bound
+ * inside, and the answer names the range it covers.
+ */
 function rangeOf(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
-  const to = query.to === undefined ? new Date() : new Date(query.to);
-  const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
-  if (from.getTime() > to.getTime()) throw new ValidationError([{ path: '/query/from', message: 'must not be after to' }]);
-  return { from, to };
+  const to = query.to === undefined ? Date.now() : parseRfc3339(query.to);
+  const from = query.from === undefined ? to - DEFAULT_RANGE_MS : parseRfc3339(query.from);
+  if (from > to) throw new ValidationError([{ path: '/query/from', message: 'must not be after to' }]);
+  return { from: new Date(clampToStorable(from)), to: new Date(clampToStorable(to)) };
 }
 
 /** Admin analytics, read from the warehouse; every count is exact after deduplication by event_id. */
 const analytics: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { warehouse }) => {
   const tags = ['analytics'];
-  app.addHook('onRequest', app.requireAdmin);
+  app.addHook('preParsing', app.requireAdmin);
 
   app.get(
     '/analytics/summary',

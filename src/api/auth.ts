@@ -15,14 +15,44 @@ export interface Principal {
   isAdmin: boolean;
 }
 
+/**
+ * A preParsing hook: runs after every onRequest hook (the rate limiter's included) and before
+ * the body is read; it keeps the payload.
+ */
+export type PreParsingGuard = (request: FastifyRequest) => Promise<void>;
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** Why the request's credentials were refused; thrown by `requireAuthenticated`. */
+    authError: UnauthorizedError | null;
   }
   interface FastifyInstance {
+    /** onRequest: verifies the token and sets `principal`, or records `authError` (never throws for bad credentials). */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-    requireAdmin: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /** preParsing: refuses a request whose credentials were refused (401). */
+    requireAuthenticated: PreParsingGuard;
+    /** preParsing: refuses a caller who is not an administrator (401 without credentials, 403 without the role). */
+    requireAdmin: PreParsingGuard;
   }
+}
+
+/** Seconds of clock difference with the token issuer tolerated on `exp`, `nbf` and `iat`. */
+const CLOCK_TOLERANCE_S = 5;
+const MAX_SUBJECT_LENGTH = 64;
+/** No control (Cc), format (Cf: zero-width, bidi overrides) or surrogate (Cs) code points. */
+const SUBJECT_CHARACTERS = /^[^\p{Cc}\p{Cf}\p{Cs}]+$/u;
+const NOT_BLANK = /[^\p{White_Space}]/u;
+
+/** The user id a token's `sub` names: a string of 1..64 characters, not blank, nothing invisible or ill-formed. */
+export function subjectOf(sub: unknown): string {
+  if (typeof sub !== 'string') throw new UnauthorizedError('The token subject must be a string.');
+  const length = [...sub].length;
+  if (length < 1 || length > MAX_SUBJECT_LENGTH) throw new UnauthorizedError(`The token subject must be 1..${MAX_SUBJECT_LENGTH} characters.`);
+  if (!SUBJECT_CHARACTERS.test(sub) || !NOT_BLANK.test(sub)) {
+    throw new UnauthorizedError('The token subject must not be blank or hold control, format or surrogate code points.');
+  }
+  return sub;
 }
 
 type Key = Uint8Array | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
@@ -63,7 +93,7 @@ export class JwtVerifier {
       const options = {
         algorithms: [this.#algorithm],
         requiredClaims: ['exp', 'sub'],
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_S,
         ...(this.#issuer === undefined ? {} : { issuer: this.#issuer }),
         ...(this.#audience === undefined ? {} : { audience: this.#audience }),
       };
@@ -73,10 +103,13 @@ export class JwtVerifier {
       if (err instanceof joseErrors.JOSEError) throw new UnauthorizedError(describe(err), { cause: err });
       throw err;
     }
-    const sub = payload.sub ?? '';
-    if (sub.length < 1 || sub.length > 64) throw new UnauthorizedError('The token subject must be 1..64 characters.');
+    const userId = subjectOf(payload.sub);
+    // jose checks that `iat` is a number but not that it has passed.
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_S) {
+      throw new UnauthorizedError('The token claim "iat" is invalid (issued in the future).');
+    }
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-    return { userId: sub, roles, isAdmin: roles.includes('admin') };
+    return { userId, roles, isAdmin: roles.includes('admin') };
   }
 }
 
@@ -108,20 +141,46 @@ export async function mintToken(options: {
 export default fp(
   (app: FastifyInstance, opts: { verifier: JwtVerifier }) => {
     app.decorateRequest('principal', null);
+    app.decorateRequest('authError', null);
+    // Bad credentials are recorded here and refused in preParsing, after the rate limiter
+    // (an onRequest hook of each route) has counted the request against the caller's IP.
     app.decorate('authenticate', async (request: FastifyRequest) => {
-      const header = request.headers.authorization;
-      const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!match?.[1]) throw new UnauthorizedError('A Bearer token is required.');
-      request.principal = await opts.verifier.verify(match[1]);
-      request.log = request.log.child({ 'user.id': request.principal.userId });
+      try {
+        request.principal = await opts.verifier.verify(bearerToken(request));
+        request.log = request.log.child({ 'user.id': request.principal.userId });
+      } catch (err) {
+        if (!(err instanceof UnauthorizedError)) throw err;
+        request.authError = err;
+      }
     });
-    app.decorate('requireAdmin', (request: FastifyRequest) => {
-      if (!request.principal?.isAdmin) return Promise.reject(new ForbiddenError('This route is for administrators.'));
-      return Promise.resolve();
-    });
+    const authenticated = (request: FastifyRequest): Principal => {
+      if (request.principal === null) throw request.authError ?? new UnauthorizedError('A Bearer token is required.');
+      return request.principal;
+    };
+    // A throw inside the executor rejects the promise: the hook's error goes to the error handler.
+    app.decorate('requireAuthenticated', (request: FastifyRequest) => new Promise<void>((resolve) => {
+      authenticated(request);
+      resolve();
+    }));
+    app.decorate('requireAdmin', (request: FastifyRequest) => new Promise<void>((resolve) => {
+      if (!authenticated(request).isAdmin) throw new ForbiddenError('This route is for administrators.');
+      resolve();
+    }));
   },
   { name: 'auth' },
 );
+
+/** The one Bearer token of the request; two Authorization headers are refused, not the first one taken. */
+function bearerToken(request: FastifyRequest): string {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'authorization') count++;
+  if (count > 1) throw new UnauthorizedError('Exactly one Authorization header is allowed.');
+  const header = request.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match?.[1]) throw new UnauthorizedError('A Bearer token is required.');
+  return match[1];
+}
 
 /** The authenticated caller; routes behind `authenticate` always have one. */
 export function principalOf(request: FastifyRequest): Principal {

@@ -2,9 +2,10 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { sendProblem } from './errors.ts';
+import { registerJsonBody } from './json-body.ts';
 
 /**
- * Request bodies: JSON only (anything else is 415 before it is read) and `Content-Encoding:
+ * Request bodies: JSON only (anything else is 415 before it is read; see json-body.ts) and `Content-Encoding:
  * gzip` decompressed as it streams in. Fastify counts the body limit on the decompressed
  * stream, so a small gzip bomb still gets 413.
  */
@@ -30,6 +31,7 @@ export default fp(
 
     // Fastify's own 415 for other media types goes through the Problem Details handler.
     app.removeContentTypeParser('text/plain');
+    registerJsonBody(app);
   },
   { name: 'request-body' },
 );

@@ -35,11 +35,17 @@ export const Problem = Type.Object(
   { $id: 'Problem', description: 'RFC 9457 Problem Details (application/problem+json)' },
 );
 
-const problemRef = Type.Unsafe({ $ref: 'Problem#' });
+/**
+ * One documented error response: Problem Details under `application/problem+json`, the media
+ * type every error is sent with (the serializer picks the schema by the reply's type).
+ */
+export function problemResponse(description = 'Problem Details'): TSchema {
+  return { description, content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } };
+}
 
 /** The documented error responses of a route, by status. */
 export function problems(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, problemRef]));
+  return Object.fromEntries(statuses.map((s) => [s, problemResponse()]));
 }
 
 export const NoContent = Type.Null({ description: 'No content' });

@@ -31,25 +31,31 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
 
-export function sendProblem(reply: FastifyReply, status: number, detail?: string, errors?: FieldError[]): FastifyReply {
+/** The Problem Details body of `status`. */
+export function problemBody(status: number, requestId: string, detail?: string, errors?: FieldError[]): ProblemBody {
   const title = TITLES[status] ?? 'Error';
-  const body: ProblemBody = {
+  return {
     type: `https://ugc.example/problems/${title.toLowerCase().replaceAll(' ', '-')}`,
     title,
     status,
-    request_id: reply.request.id,
+    request_id: requestId,
     ...(detail === undefined ? {} : { detail }),
     ...(errors === undefined ? {} : { errors }),
   };
-  return reply.code(status).type('application/problem+json').send(body);
+}
+
+export function sendProblem(reply: FastifyReply, status: number, detail?: string, errors?: FieldError[]): FastifyReply {
+  return reply.code(status).type('application/problem+json').send(problemBody(status, reply.request.id, detail, errors));
 }
 
 interface AjvError {
@@ -126,7 +132,6 @@ function handleError(reporter: ErrorReporter, err: FastifyError, request: Fastif
 export default fp(
   (app: FastifyInstance, opts: { reporter: ErrorReporter }) => {
     app.setErrorHandler((err: FastifyError, request, reply) => handleError(opts.reporter, err, request, reply));
-    app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`));
   },
   { name: 'problem-details' },
 );

@@ -1,6 +1,17 @@
 import { Type, type Static } from 'typebox';
 import { EVENT_TYPE_PATTERN, Element, Properties } from '../domain/events.ts';
-import { Timestamp, Uuid } from './common.schema.ts';
+import { EVENT_RULES_KEYWORD } from '../domain/event-rules.ts';
+import { STORABLE_RANGE_MESSAGE, STORABLE_YEARS_PATTERN } from '../domain/time.ts';
+import { Uuid } from './common.schema.ts';
+
+/**
+ * An event time: RFC 3339 (a leap second is read as :59.999), from 1970 to 2299, the instants
+ * every warehouse can store; the pattern states the years, the rule checks the instant (an
+ * offset can move 1970-01-01T00:30+01:00 into 1969). More than 24 h ahead is clamped to the
+ * receive time, an interval moved back whole.
+ */
+const EventTime = (description: string) =>
+  Type.String({ format: 'date-time', pattern: STORABLE_YEARS_PATTERN, description: `${description} ${STORABLE_RANGE_MESSAGE.replace('must be', 'Between')}.` });
 
 export const EventInput = Type.Object(
   {
@@ -9,9 +20,9 @@ export const EventInput = Type.Object(
     element: Type.Optional(Element),
     film_id: Type.Optional(Uuid),
     description: Type.Optional(Type.String({ maxLength: 1000 })),
-    occurred_at: Type.Optional(Type.String({ format: 'date-time', description: 'Client time; server time when absent.' })),
-    started_at: Type.Optional(Timestamp),
-    ended_at: Type.Optional(Type.String({ format: 'date-time', description: 'Not before started_at.' })),
+    occurred_at: Type.Optional(EventTime('Client time; server time when absent.')),
+    started_at: Type.Optional(EventTime('Start of an interval (view, playback).')),
+    ended_at: Type.Optional(EventTime('Not before started_at.')),
     properties: Type.Optional(Properties),
   },
   { additionalProperties: false, $id: 'EventInput' },
@@ -33,6 +44,9 @@ export type EventBatch = Static<typeof EventBatch>;
  */
 export const EventsBody = Type.Unsafe<EventInput | EventBatch>({
   type: 'object',
+  // The rules of domain/event-rules.ts (times in the storable range, ended_at not before
+  // started_at, finite numbers, properties size), checked beside the schema: see validation.ts.
+  [EVENT_RULES_KEYWORD]: true,
   if: { type: 'object', required: ['events'] },
   then: EventBatch,
   else: { $ref: 'EventInput#' },

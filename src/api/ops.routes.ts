@@ -79,7 +79,8 @@ const ops: FastifyPluginAsyncTypebox<OpsOptions> = (app, { dependencies, metrics
     },
   );
 
-  app.get('/metrics', { config, schema: { tags, summary: 'Prometheus metrics', hide: false } }, async (_request, reply) =>
+  const exposition = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } };
+  app.get('/metrics', { config, schema: { tags, summary: 'Prometheus metrics', response: { 200: exposition } } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.exposition()),
   );
   return Promise.resolve();

@@ -3,8 +3,6 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv } from 'ajv';
-import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import Fastify, { LogController } from 'fastify';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../ports/event-log.ts';
@@ -20,15 +18,18 @@ import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
 import auth, { type JwtVerifier } from './auth.ts';
 import body from './body.ts';
+import { clientErrorHandler } from './client-errors.ts';
 import bookmarksRoutes from './bookmarks.routes.ts';
 import { Problem } from './common.schema.ts';
-import problemDetails from './errors.ts';
+import problemDetails, { sendProblem } from './errors.ts';
 import eventsRoutes from './events.routes.ts';
 import { EventInput } from './events.schema.ts';
 import likesRoutes from './likes.routes.ts';
 import opsRoutes from './ops.routes.ts';
 import reviewsRoutes from './reviews.routes.ts';
+import routeErrors from './route-errors.ts';
 import topicsRoutes from './topics.routes.ts';
+import { validatorCompiler } from './validation.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -43,28 +44,8 @@ export interface ApiDeps {
   etlHealth?: () => Promise<EtlHealth>;
 }
 
-// ajv-formats is CommonJS: Node's ESM loader hands us module.exports (the plugin itself),
-// while TypeScript types the default import as the module namespace.
-const addFormats = addFormatsModule as unknown as FormatsPlugin;
-
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const EVENTS_ROUTE = '/api/v1/events';
-
-/**
- * Bodies are validated without type coercion (a `"5"` is not a score) and unknown fields are
- * rejected, not stripped; query strings and path parameters are text, so they are coerced.
- * Every error is listed, not just the first.
- */
-function validators() {
-  const common = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false } as const;
-  const bodies = new Ajv({ ...common, coerceTypes: false });
-  const params = new Ajv({ ...common, coerceTypes: 'array' });
-  for (const ajv of [bodies, params]) {
-    addFormats(ajv);
-    ajv.addSchema(EventInput);
-  }
-  return { bodies, params };
-}
 
 export type App = Awaited<ReturnType<typeof buildServer>>;
 
@@ -83,10 +64,18 @@ export async function buildServer(deps: ApiDeps) {
     // One ECS access-log line per request (below) instead of Fastify's two plain ones.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'http.request.id' }),
     forceCloseConnections: 'idle',
+    clientErrorHandler: clientErrorHandler(deps.logger),
+    // A path parameter of 64 characters (a user id) is up to 768 once percent-encoded.
+    routerOptions: { maxParamLength: 1024 },
+    // Errors of the router (a malformed or too long URL) leave as Problem Details too.
+    frameworkErrors: (err, request, reply) => {
+      void reply.header('x-request-id', request.id);
+      const detail = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long.' : 'The URL is malformed.';
+      void sendProblem(reply, 400, detail);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const { bodies, params } = validators();
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));
+  app.setValidatorCompiler(validatorCompiler());
   app.addSchema(Problem);
   app.addSchema(EventInput);
 
@@ -116,6 +105,7 @@ export async function buildServer(deps: ApiDeps) {
   });
 
   await app.register(problemDetails, { reporter: deps.reporter });
+  await app.register(routeErrors);
   await app.register(body);
   await app.register(swagger, {
     openapi: {
@@ -132,7 +122,9 @@ export async function buildServer(deps: ApiDeps) {
     await app.register(rateLimit, {
       max: config.rateLimit.max,
       timeWindow: config.rateLimit.windowMs,
-      hook: 'preHandler',
+      // onRequest (per route, so after `authenticate`): requests later refused for their
+      // credentials, media type or body count against the caller too, per IP when anonymous.
+      hook: 'onRequest',
       keyGenerator: (request) => (request.principal ? `user:${request.principal.userId}` : `ip:${request.ip}`),
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,
@@ -150,11 +142,16 @@ export async function buildServer(deps: ApiDeps) {
     async (v1) => {
       await v1.register(auth, { verifier: deps.verifier });
       v1.addHook('onRequest', v1.authenticate);
+      v1.addHook('preParsing', v1.requireAuthenticated);
       await v1.register(eventsRoutes, { events });
       await v1.register(likesRoutes, { ugc });
       await v1.register(bookmarksRoutes, { ugc });
       await v1.register(reviewsRoutes, { ugc });
-      await v1.register(topicsRoutes, { log: deps.log, defaultPartitions: config.events.partitions });
+      await v1.register(topicsRoutes, {
+        log: deps.log,
+        defaultPartitions: config.events.partitions,
+        ownStreams: [config.events.topic, config.events.dlqTopic],
+      });
       await v1.register(analyticsRoutes, { warehouse: deps.warehouse });
     },
     { prefix: '/api/v1' },

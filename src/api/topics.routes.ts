@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { ConflictError } from '../domain/errors.ts';
 import type { EventLog } from '../ports/event-log.ts';
 import { principalOf } from './auth.ts';
 import { NoContent, problems } from './common.schema.ts';
@@ -8,12 +9,32 @@ const TopicName = Type.String({ pattern: '^[a-zA-Z0-9._-]{1,249}$', description:
 const Topic = Type.Object({ name: Type.String(), partitions: Type.Integer(), replication_factor: Type.Integer() });
 const NameParams = Type.Object({ name: TopicName }, { additionalProperties: false });
 
+/**
+ * Kafka's topic-level configs (Kafka 4). `propertyNames`, not a record's `patternProperties`:
+ * those let a key that does not match the pattern through with any value.
+ */
+const TOPIC_CONFIGS = [
+  'cleanup.policy', 'compression.gzip.level', 'compression.lz4.level', 'compression.type', 'compression.zstd.level',
+  'delete.retention.ms', 'file.delete.delay.ms', 'flush.messages', 'flush.ms', 'follower.replication.throttled.replicas',
+  'index.interval.bytes', 'leader.replication.throttled.replicas', 'local.retention.bytes', 'local.retention.ms',
+  'max.compaction.lag.ms', 'max.message.bytes', 'message.timestamp.after.max.ms', 'message.timestamp.before.max.ms',
+  'message.timestamp.type', 'min.cleanable.dirty.ratio', 'min.compaction.lag.ms', 'min.insync.replicas', 'preallocate',
+  'remote.log.copy.disable', 'remote.log.delete.on.disable', 'remote.storage.enable', 'retention.bytes', 'retention.ms',
+  'segment.bytes', 'segment.index.bytes', 'segment.jitter.ms', 'segment.ms', 'unclean.leader.election.enable',
+];
+const TopicConfig = Type.Unsafe<Record<string, string>>({
+  type: 'object',
+  propertyNames: { enum: TOPIC_CONFIGS },
+  additionalProperties: { type: 'string', minLength: 1, maxLength: 1024 },
+  description: 'Kafka topic configs by name, values as strings, e.g. `{"retention.ms": "86400000"}`',
+});
+
 const CreateTopicBody = Type.Object(
   {
     name: TopicName,
     partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     replication_factor: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
-    config: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z0-9.]{1,128}$' }), Type.String({ maxLength: 1024 }), { description: 'Topic configs, e.g. retention.ms' })),
+    config: Type.Optional(TopicConfig),
   },
   { additionalProperties: false },
 );
@@ -26,10 +47,17 @@ const MessageBody = Type.Object(
   { additionalProperties: false },
 );
 
+export interface TopicsOptions {
+  log: EventLog;
+  defaultPartitions: number;
+  /** The service's own streams (events and dead letters): deleting one loses acknowledged events. */
+  ownStreams: readonly string[];
+}
+
 /** Admin access to the event log's streams, which Kafka calls topics. */
-const topics: FastifyPluginAsyncTypebox<{ log: EventLog; defaultPartitions: number }> = (app, { log, defaultPartitions }) => {
+const topics: FastifyPluginAsyncTypebox<TopicsOptions> = (app, { log, defaultPartitions, ownStreams }) => {
   const tags = ['topics'];
-  app.addHook('onRequest', app.requireAdmin);
+  app.addHook('preParsing', app.requireAdmin);
 
   app.get(
     '/topics',
@@ -51,8 +79,19 @@ const topics: FastifyPluginAsyncTypebox<{ log: EventLog; defaultPartitions: numb
 
   app.delete(
     '/topics/:name',
-    { schema: { tags, summary: 'Delete a topic', params: NameParams, response: { 204: NoContent, ...problems(400, 401, 403, 404, 503) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a topic',
+        description: "The service's own events and dead-letter topics cannot be deleted (409).",
+        params: NameParams,
+        response: { 204: NoContent, ...problems(400, 401, 403, 404, 409, 503) },
+      },
+    },
     async (request, reply) => {
+      if (ownStreams.includes(request.params.name)) {
+        throw new ConflictError(`Topic "${request.params.name}" is one of the service's own streams (events or dead letters); deleting it would lose acknowledged events.`);
+      }
       await log.deleteStream(request.params.name);
       return reply.code(204).send(null);
     },

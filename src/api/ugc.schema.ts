@@ -23,7 +23,8 @@ export const LikeSummary = Type.Object({
 export const BookmarkBody = Type.Object(
   {
     film_id: Type.Optional(Uuid),
-    url: Type.Optional(Type.String({ format: 'uri', pattern: '^[hH][tT][tT][pP][sS]?://', maxLength: 2048 })),
+    // A host is required: ajv's `uri` format takes `http://` alone.
+    url: Type.Optional(Type.String({ format: 'uri', pattern: '^[hH][tT][tT][pP][sS]?://[^/?#\\s@:]', maxLength: 2048 })),
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
   },
   { additionalProperties: false, anyOf: [{ required: ['film_id'] }, { required: ['url'] }], description: 'At least one of film_id and url.' },

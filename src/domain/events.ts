@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from 'typebox';
 import type { FieldError } from './errors.ts';
+import { MAX_PROPERTIES_BYTES, correctTimes, eventErrors, skewOf } from './event-rules.ts';
+import { parseRfc3339 } from './time.ts';
+
+export { MAX_PROPERTIES_BYTES };
 
 /**
  * Behaviour events: what the API accepts, what it writes to the event log (the message,
@@ -8,7 +12,6 @@ import type { FieldError } from './errors.ts';
  */
 export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]{0,63}$';
 export const ELEMENT_KIND_PATTERN = '^[a-z][a-z0-9_]{0,31}$';
-export const MAX_PROPERTIES_BYTES = 8 * 1024;
 const DAY_MS = 86_400_000;
 
 export const Element = Type.Object(
@@ -19,8 +22,30 @@ export const Element = Type.Object(
   { additionalProperties: false },
 );
 
-export const Properties = Type.Record(Type.String({ maxLength: 128 }), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
-  description: 'Flat object of string, number and boolean values, at most 8 KiB serialized.',
+const PROPERTY_VALUE = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] };
+
+/**
+ * Event properties as the API takes them. `additionalProperties` + `propertyNames`, not
+ * `Type.Record`: a record's `patternProperties: {"^.*$": …}` does not match a key with a line
+ * break, so such a key's value escaped validation (and its `maxLength` was never checked), and
+ * the response serializer dropped the key. Any key is stored as sent (the warehouse keeps
+ * properties as JSON text, where a control character is an escape).
+ */
+export const Properties = Type.Unsafe<Record<string, string | number | boolean>>({
+  type: 'object',
+  propertyNames: { maxLength: 128 },
+  additionalProperties: PROPERTY_VALUE,
+  description: 'Flat object of string, number (finite) and boolean values, at most 8 KiB serialized; keys of at most 128 characters.',
+});
+
+/**
+ * Properties in a log message and in the warehouse: any key. Messages already in the log were
+ * written when keys had no length limit, and they stay loadable.
+ */
+export const StoredProperties = Type.Unsafe<Record<string, string | number | boolean>>({
+  type: 'object',
+  additionalProperties: PROPERTY_VALUE,
+  description: 'Flat object of string, number and boolean values.',
 });
 
 /** The event as written to the log: one JSON message per event, keyed by user id. */
@@ -37,7 +62,7 @@ export const EventMessage = Type.Object(
     received_at: Type.String({ format: 'date-time' }),
     started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     ended_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    properties: Properties,
+    properties: StoredProperties,
   },
   { additionalProperties: false },
 );
@@ -68,31 +93,25 @@ export interface NormalizeContext {
 export type NormalizeResult = { ok: true; messages: EventMessage[] } | { ok: false; errors: FieldError[] };
 
 /**
- * Turns validated input into log messages, or lists every rule broken, by index. Clock skew:
- * a client time `t` becomes `received_at - (sent_at - t)`; a time more than 24 h ahead of
- * `received_at` (a client clock far off) is clamped to `received_at`.
+ * Turns validated input into log messages, or lists every rule broken, by index. Clock skew
+ * and future times are corrected by `correctTimes` (event-rules.ts); times are written in the
+ * canonical form `YYYY-MM-DDTHH:MM:SS.mmmZ`.
  */
 export function normalizeEvents(inputs: readonly EventInput[], ctx: NormalizeContext): NormalizeResult {
   const received = ctx.receivedAt.getTime();
-  const skew = ctx.sentAt === undefined ? 0 : received - timeMs(ctx.sentAt);
-  const latest = received + DAY_MS;
+  const skew = skewOf(ctx.sentAt, received);
   const receivedAt = ctx.receivedAt.toISOString();
-  const clientTime = (iso: string): string => {
-    const canonical = canonicalTimeMs(iso);
-    const t = (Number.isNaN(canonical) ? Date.parse(iso) : canonical) + skew;
-    if (t > latest) return receivedAt;
-    // Without skew a canonical time is already its own normal form: no round trip through a Date.
-    return skew === 0 && !Number.isNaN(canonical) ? iso : isoTime(t);
-  };
   const errors: FieldError[] = [];
   const messages = inputs.map((input, index): EventMessage => {
-    if (input.started_at !== undefined && input.ended_at !== undefined && timeMs(input.ended_at) < timeMs(input.started_at)) {
-      errors.push({ path: `${ctx.pathOf(index)}/ended_at`, message: 'must not be before started_at' });
-    }
-    const properties = input.properties ?? {};
-    if (input.properties !== undefined && propertiesTooLarge(properties)) {
-      errors.push({ path: `${ctx.pathOf(index)}/properties`, message: `must be at most ${MAX_PROPERTIES_BYTES} bytes serialized` });
-    }
+    errors.push(...eventErrors(input, ctx.pathOf(index), skew, received));
+    const times = correctTimes(input as unknown as Record<string, unknown>, skew, received);
+    // Without a correction a canonical time is already its own normal form: no round trip through a Date.
+    const written = (field: 'occurred_at' | 'started_at' | 'ended_at'): string | null => {
+      const sent = input[field];
+      const t = times[field];
+      if (sent === undefined || t === undefined) return null;
+      return t === canonicalTimeMs(sent) ? sent : isoTime(t);
+    };
     return {
       v: 1,
       event_id: input.event_id?.toLowerCase() ?? randomUUID(),
@@ -101,27 +120,21 @@ export function normalizeEvents(inputs: readonly EventInput[], ctx: NormalizeCon
       element: input.element ?? null,
       film_id: input.film_id?.toLowerCase() ?? null,
       description: input.description ?? null,
-      occurred_at: input.occurred_at === undefined ? receivedAt : clientTime(input.occurred_at),
+      occurred_at: written('occurred_at') ?? receivedAt,
       received_at: receivedAt,
-      started_at: input.started_at === undefined ? null : clientTime(input.started_at),
-      ended_at: input.ended_at === undefined ? null : clientTime(input.ended_at),
-      properties,
+      started_at: written('started_at'),
+      ended_at: written('ended_at'),
+      properties: input.properties ?? {},
     };
   });
   return errors.length > 0 ? { ok: false, errors } : { ok: true, messages };
-}
-
-function propertiesTooLarge(properties: Record<string, string | number | boolean>): boolean {
-  const json = JSON.stringify(properties);
-  // UTF-8 takes at most 3 bytes per UTF-16 unit, so short text needs no byte count.
-  return json.length * 3 > MAX_PROPERTIES_BYTES && Buffer.byteLength(json) > MAX_PROPERTIES_BYTES;
 }
 
 /*
  * Times in their canonical form, `YYYY-MM-DDTHH:MM:SS.mmmZ` (what `toISOString` writes for
  * years 0000-9999), are parsed and written here without a Date: `Date.parse` + `toISOString`
  * were the largest cost of normalising a batch and of the ETL transform. Anything else
- * (offsets, other fraction lengths, leap seconds, 24:00) takes the Date path as before, so a
+ * (offsets, other fraction lengths, leap seconds) takes `parseRfc3339`, so a
  * fast path never gives a different answer, only a quicker one.
  */
 
@@ -161,10 +174,10 @@ export function canonicalTimeMs(text: string): number {
   return daysFromCivil(year, month, day) * DAY_MS + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
 }
 
-/** `Date.parse`, without a Date for canonical text. */
+/** `parseRfc3339`, without a Date for canonical text. */
 export function timeMs(text: string): number {
   const ms = canonicalTimeMs(text);
-  return Number.isNaN(ms) ? Date.parse(text) : ms;
+  return Number.isNaN(ms) ? parseRfc3339(text) : ms;
 }
 
 /** `new Date(ms).toISOString()` (and its RangeError for NaN), without a Date from 1970 to 9999. */

@@ -99,9 +99,10 @@ describe('POST /api/v1/events', () => {
     const problem = res.json<{ status: number; errors: { path: string; message: string }[] }>();
     assert.equal(problem.status, 400);
     const paths = problem.errors.map((e) => e.path).sort();
-    assert.deepEqual(paths, ['/events/1/type', '/events/2/film_id', '/events/2/surprise']);
+    // Schema errors and rule errors (ended_at < started_at) together, in one 400 (issue #7, invariant 5).
+    assert.deepEqual(paths, ['/events/1/type', '/events/2/film_id', '/events/2/surprise', '/events/3/ended_at']);
     assert.equal((await readLog()).filter((m) => m.user_id === user).length, 0);
-    // Rules the schema cannot express are reported the same way, once the schema passes.
+    // Rules the schema cannot express are reported the same way when the schema passes.
     const interval = await post({ events: [{ type: 'click' }, { type: 'view', started_at: '2026-01-01T10:00:00Z', ended_at: '2026-01-01T09:00:00Z' }] }, {}, user);
     assert.equal(interval.statusCode, 400);
     assert.deepEqual(interval.json<{ errors: unknown[] }>().errors, [{ path: '/events/1/ended_at', message: 'must not be before started_at' }]);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type EventInput, MAX_PROPERTIES_BYTES, type NormalizeContext, type NormalizeResult, canonicalTimeMs, isoTime, normalizeEvents, timeMs } from '../../src/domain/events.ts';
+import { CORRECTED_TOO_EARLY_MESSAGE } from '../../src/domain/event-rules.ts';
+import { STORABLE_MAX_MS, STORABLE_RANGE_MESSAGE, isRfc3339, parseRfc3339 } from '../../src/domain/time.ts';
 import { seeded } from '../helpers/random.ts';
 
 const DAY_MS = 86_400_000;
@@ -55,6 +57,23 @@ const TRICKY_TIMES = [
   'not a time at all, 24 ch',
 ];
 
+/** The texts of TRICKY_TIMES that are not RFC 3339 times (ajv-formats took some of them, Date.parse more). */
+const NOT_RFC3339 = new Set([
+  '2023-02-29T00:00:00.000Z', '2100-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-00-10T00:00:00.000Z',
+  '2026-13-10T00:00:00.000Z', '2026-03-00T00:00:00.000Z', '2026-03-32T00:00:00.000Z', '2026-03-10T24:00:00.000Z',
+  '2026-03-10T23:60:00.000Z', '2026-03-10T12:00:00.000', '+002026-03-10T12:00:00.000Z', '-000001-03-10T12:00:00.000Z',
+  '2026-03-10T12:00:00.000Z[Europe/Paris]', ' 2026-03-10T12:00:00.000Z', '2026-03-10T12:00:00.000Z ', '２０２６-03-10T12:00:00.000Z',
+  '2026-0a-10T12:00:00.000Z', '2026/03/10T12:00:00.000Z', '2026-03-10T12:00:00,000Z', 'Tue, 10 Mar 2026 12:00:00 GMT', '',
+  'not a time at all, 24 ch',
+]);
+
+/** What a time text means: NaN unless RFC 3339; a leap second is 23:59:59.999; else Date.parse of the upper-case `T` form. */
+function expectedMs(text: string): number {
+  if (NOT_RFC3339.has(text)) return Number.NaN;
+  if (text === '2016-12-31T23:59:60.000Z') return Date.UTC(2016, 11, 31, 23, 59, 59, 999);
+  return Date.parse(text.toUpperCase().replace(' ', 'T'));
+}
+
 function isoOrError(ms: number): string {
   try {
     return new Date(ms).toISOString();
@@ -72,18 +91,20 @@ function fastIsoOrError(ms: number): string {
 }
 
 void describe('time text without a Date', () => {
-  void it('parses exactly as Date.parse, and only canonical text on the fast path', () => {
+  void it('parses RFC 3339 (and nothing else), and only canonical text on the fast path', () => {
     for (const text of TRICKY_TIMES) {
-      assert.equal(timeMs(text), Date.parse(text), text);
+      assert.equal(timeMs(text), expectedMs(text), text);
+      assert.equal(parseRfc3339(text), expectedMs(text), text);
+      assert.equal(isRfc3339(text), !NOT_RFC3339.has(text), text);
       const fast = canonicalTimeMs(text);
       if (!Number.isNaN(fast)) {
         assert.equal(fast, Date.parse(text), text);
         assert.equal(new Date(fast).toISOString(), text, `${text} is its own normal form`);
       }
     }
-    assert.ok(Number.isNaN(canonicalTimeMs('2016-12-31T23:59:60.000Z')), 'a leap second is left to Date.parse');
-    assert.ok(Number.isNaN(canonicalTimeMs('2026-03-10T24:00:00.000Z')), '24:00 is left to Date.parse');
-    assert.ok(Number.isNaN(canonicalTimeMs('2026-03-10T12:00:00Z')), 'no fraction is left to Date.parse');
+    assert.ok(Number.isNaN(canonicalTimeMs('2016-12-31T23:59:60.000Z')), 'a leap second is left to parseRfc3339');
+    assert.ok(Number.isNaN(canonicalTimeMs('2026-03-10T24:00:00.000Z')), '24:00 is not a time');
+    assert.ok(Number.isNaN(canonicalTimeMs('2026-03-10T12:00:00Z')), 'no fraction is left to parseRfc3339');
     assert.equal(canonicalTimeMs('2024-02-29T12:00:00.000Z'), Date.UTC(2024, 1, 29, 12));
     assert.equal(canonicalTimeMs('9999-12-31T23:59:59.999Z'), YEAR_10000_MS - 1);
   });
@@ -123,26 +144,54 @@ void describe('time text without a Date', () => {
   });
 });
 
-/** normalizeEvents as it was before the fast paths, kept as the reference the tests compare with. */
+/**
+ * normalizeEvents written the plain way (a Date for every time), kept as the reference the
+ * fast paths are compared with: times must be storable (1970..2299), ended_at not before
+ * started_at, times corrected by sent_at still from 1970 on; a time more than 24 h ahead is
+ * clamped to received_at, and an interval ending that far ahead is moved back whole.
+ */
 function referenceNormalize(inputs: readonly EventInput[], ctx: NormalizeContext): NormalizeResult {
   const received = ctx.receivedAt.getTime();
-  const skew = ctx.sentAt === undefined ? 0 : received - Date.parse(ctx.sentAt);
-  const clientTime = (iso: string | undefined): string | null => {
-    if (iso === undefined) return null;
-    const t = Date.parse(iso) + skew;
-    return new Date(t > received + DAY_MS ? received : t).toISOString();
-  };
+  const skew = ctx.sentAt === undefined ? 0 : received - parseRfc3339(ctx.sentAt);
+  const parse = (iso: string | undefined): number | null => (iso === undefined ? null : parseRfc3339(iso));
   const receivedAt = ctx.receivedAt.toISOString();
   const errors: { path: string; message: string }[] = [];
   const messages = inputs.map((input, index) => {
     const path = ctx.pathOf(index);
-    if (input.started_at !== undefined && input.ended_at !== undefined && Date.parse(input.ended_at) < Date.parse(input.started_at)) {
+    const raw = { occurred_at: parse(input.occurred_at), started_at: parse(input.started_at), ended_at: parse(input.ended_at) };
+    const before = errors.length;
+    for (const [field, t] of Object.entries(raw)) {
+      if (t !== null && (t < 0 || t > STORABLE_MAX_MS)) errors.push({ path: `${path}/${field}`, message: STORABLE_RANGE_MESSAGE });
+    }
+    if (raw.started_at !== null && raw.ended_at !== null && raw.ended_at < raw.started_at) {
       errors.push({ path: `${path}/ended_at`, message: 'must not be before started_at' });
+    }
+    const t = {
+      occurred_at: raw.occurred_at === null ? null : raw.occurred_at + skew,
+      started_at: raw.started_at === null ? null : raw.started_at + skew,
+      ended_at: raw.ended_at === null ? null : raw.ended_at + skew,
+    };
+    const latest = received + DAY_MS;
+    if (t.occurred_at !== null && t.occurred_at > latest) t.occurred_at = received;
+    if (t.started_at !== null && t.ended_at !== null && t.ended_at >= t.started_at) {
+      if (t.ended_at > latest) {
+        t.started_at -= t.ended_at - received;
+        t.ended_at = received;
+      }
+    } else {
+      if (t.started_at !== null && t.started_at > latest) t.started_at = received;
+      if (t.ended_at !== null && t.ended_at > latest) t.ended_at = received;
+    }
+    if (errors.length === before) {
+      for (const [field, v] of Object.entries(t)) {
+        if (v !== null && v < 0) errors.push({ path: `${path}/${field}`, message: CORRECTED_TOO_EARLY_MESSAGE });
+      }
     }
     const properties = input.properties ?? {};
     if (Buffer.byteLength(JSON.stringify(properties)) > MAX_PROPERTIES_BYTES) {
       errors.push({ path: `${path}/properties`, message: `must be at most ${MAX_PROPERTIES_BYTES} bytes serialized` });
     }
+    const iso = (v: number | null): string | null => (v === null ? null : new Date(v).toISOString());
     return {
       v: 1 as const,
       event_id: input.event_id?.toLowerCase() ?? 'generated',
@@ -151,10 +200,10 @@ function referenceNormalize(inputs: readonly EventInput[], ctx: NormalizeContext
       element: input.element ?? null,
       film_id: input.film_id?.toLowerCase() ?? null,
       description: input.description ?? null,
-      occurred_at: clientTime(input.occurred_at) ?? receivedAt,
+      occurred_at: iso(t.occurred_at) ?? receivedAt,
       received_at: receivedAt,
-      started_at: clientTime(input.started_at),
-      ended_at: clientTime(input.ended_at),
+      started_at: iso(t.started_at),
+      ended_at: iso(t.ended_at),
       properties,
     };
   });
@@ -169,8 +218,8 @@ function outcome(run: () => NormalizeResult): NormalizeResult | string {
   }
 }
 
-/** Client times shaped like the API's `date-time` format, valid or not (a NaN time throws in both). */
-const CLIENT_TIMES = TRICKY_TIMES.filter((t) => /^\d{4}-\d\d-\d\d[Tt]/.test(t));
+/** Client times the API's `date-time` format accepts. */
+const CLIENT_TIMES = TRICKY_TIMES.filter(isRfc3339);
 
 void describe('normalizeEvents', () => {
   void it('gives the same messages and errors as the Date-based reference, with and without skew', () => {

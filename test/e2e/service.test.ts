@@ -143,6 +143,33 @@ describe('end to end: the embedded service as a process', () => {
     }
   });
 
+  it("refuses to delete its own streams (409) and keeps loading: the events acknowledged before are not lost (issue #7)", async () => {
+    // Deleting the events stream used to answer 204; the ETL then died and the service exited.
+    const own = await makeTempDir('ugc-e2e-own-');
+    try {
+      const ownEnv = { ...env, DATA_DIR: own.dir };
+      const svc = await startService(ownEnv);
+      const admin = (await runCli(['token', '--user', 'admin', '--admin'], ownEnv)).stdout.trim();
+      const user = `own-${randomUUID().slice(0, 8)}`;
+      const userToken = (await runCli(['token', '--user', user], ownEnv)).stdout.trim();
+      const post = await fetch(`${svc.url}/api/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${userToken}` },
+        body: JSON.stringify({ type: 'click' }),
+      });
+      assert.equal(post.status, 202);
+      for (const name of ['ugc.events', 'ugc.events.dlq']) {
+        const res = await fetch(`${svc.url}/api/v1/topics/${name}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+        assert.equal(res.status, 409, name);
+      }
+      await eventually(() => userEvents(svc.url, user, admin), (e) => e.length === 1, 20_000, 'the acknowledged event loaded');
+      svc.child.kill('SIGTERM');
+      assert.deepEqual(await svc.exited, { code: 0, signal: null });
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('refuses to start on bad configuration, naming every bad variable', async () => {
     const { code, stderr } = await runCli(['serve'], { ...env, PORT: 'abc', ETL_BATCH_SIZE: '0', EVENT_LOG: 'kafkaesque' });
     assert.equal(code, 2);

@@ -124,7 +124,8 @@ export class SqlWarehouse implements Warehouse {
    */
   #scan(range: TimeRange): string {
     const d = this.#d;
-    const from = new Date(range.from.getTime() - RESEND_WINDOW_MS);
+    // Not before 1970: the 18.16 schema's times are UInt64 epoch ms.
+    const from = new Date(Math.max(0, range.from.getTime() - RESEND_WINDOW_MS));
     const to = new Date(range.to.getTime() + RESEND_WINDOW_MS);
     return `occurred_at >= ${d.timeLiteral(from)} AND occurred_at < ${d.timeLiteral(to)}`;
   }
