@@ -110,10 +110,11 @@ export default fp(
     app.decorateRequest('principal', null);
     app.decorate('authenticate', async (request: FastifyRequest) => {
       const header = request.headers.authorization;
+      // A beacon cannot send headers: its route takes the token from the body (beacon.ts).
+      if (header === undefined && request.routeOptions.config.tokenInBody === true) return;
       const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match?.[1]) throw new UnauthorizedError('A Bearer token is required.');
-      request.principal = await opts.verifier.verify(match[1]);
-      request.log = request.log.child({ 'user.id': request.principal.userId });
+      await authenticateToken(request, opts.verifier, match[1]);
     });
     app.decorate('requireAdmin', (request: FastifyRequest) => {
       if (!request.principal?.isAdmin) return Promise.reject(new ForbiddenError('This route is for administrators.'));
@@ -122,6 +123,16 @@ export default fp(
   },
   { name: 'auth' },
 );
+
+/**
+ * Verifies `token` and makes its subject the request's principal (and the log's `user.id`).
+ * The one path for every credential: the Authorization header and a beacon's `access_token`.
+ * Throws UnauthorizedError (401) for any token that does not verify.
+ */
+export async function authenticateToken(request: FastifyRequest, verifier: JwtVerifier, token: string): Promise<void> {
+  request.principal = await verifier.verify(token);
+  request.log = request.log.child({ 'user.id': request.principal.userId });
+}
 
 /** The authenticated caller; routes behind `authenticate` always have one. */
 export function principalOf(request: FastifyRequest): Principal {

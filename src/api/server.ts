@@ -18,9 +18,11 @@ import { EventsService } from '../services/events.service.ts';
 import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
 import auth, { type JwtVerifier } from './auth.ts';
+import beacon from './beacon.ts';
 import body from './body.ts';
 import bookmarksRoutes from './bookmarks.routes.ts';
 import { Problem } from './common.schema.ts';
+import cors from './cors.ts';
 import problemDetails from './errors.ts';
 import eventsRoutes from './events.routes.ts';
 import { EventInput } from './events.schema.ts';
@@ -113,7 +115,9 @@ export async function buildServer(deps: ApiDeps) {
   });
 
   await app.register(problemDetails, { reporter: deps.reporter });
+  await app.register(cors, { cors: config.cors });
   await app.register(body);
+  await app.register(beacon, { verifier: deps.verifier });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
