@@ -13,13 +13,6 @@ import { type JwtVerifier, authenticateToken } from './auth.ts';
  *   removed from the body before validation (it is never stored, echoed or logged) and verified
  *   by `authenticateToken`, the same function as the header. Both at once is a 401.
  */
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route accepts `text/plain` JSON and a token in the body's `access_token` field. */
-    tokenInBody?: boolean;
-  }
-}
-
 export const TOKEN_FIELD = 'access_token';
 
 /** `text/plain; charset=UTF-8` → `application/json; charset=UTF-8`; undefined for other media types. */

@@ -30,6 +30,7 @@ import likesRoutes from './likes.routes.ts';
 import opsRoutes from './ops.routes.ts';
 import reviewsRoutes from './reviews.routes.ts';
 import topicsRoutes from './topics.routes.ts';
+import webRoutes from './web.routes.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -144,6 +145,7 @@ export async function buildServer(deps: ApiDeps) {
 
   const dependencies: Record<string, Lifecycle> = { event_log: deps.log, warehouse: deps.warehouse, store: deps.store };
   await app.register(opsRoutes, { dependencies, metrics });
+  await app.register(webRoutes, { demoPage: config.web.demoPage, dataDir: config.dataDir });
 
   const ugc = new UgcService(deps.store);
   const events = new EventsService({ log: deps.log, metrics }, config.events.topic);
