@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type * as Tracker from '../../packages/tracker/src/index.ts';
@@ -206,5 +207,29 @@ describe('the browser tracker against the real service (headless Chromium)', () 
     assert.equal(read, 'blocked');
     assert.equal(await storedCount(page), 1, 'the page view still waits, undelivered');
     assert.deepEqual(await web.userEvents(user), []);
+  });
+
+  it("runs the README's web page as written (script tag and five lines)", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## From a web page'));
+    const html = /<<'EOF'\n([\s\S]*?)\nEOF\n/.exec(section)?.[1];
+    assert.ok(html, 'the README has the page between <<\'EOF\' and EOF');
+    assert.match(section, /CORS_ORIGINS=http:\/\/localhost:3000 npm start/);
+    const user = web.newUser();
+    // What the README's sed does, and the service's and the page's addresses of this test.
+    site.pages.set('/readme.html', html.replaceAll('PASTE_TOKEN_HERE', await web.token(user)).replaceAll('http://localhost:8000', web.service.url));
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${origin}/readme.html`);
+    await page.click('button');
+    const events = await until(
+      () => web.userEvents(user),
+      (es) => ['page_view', 'search', 'language_change', 'click'].every((t) => ofType(es, t).length === 1),
+      "the README page's events",
+    );
+    assert.deepEqual(ofType(events, 'search')[0]?.properties, { query: 'noir' });
+    assert.deepEqual(ofType(events, 'click')[0]?.element, { kind: 'film', id: FILM });
+    assert.equal(ofType(events, 'click')[0]?.film_id, FILM);
   });
 });

@@ -22,6 +22,8 @@ export class TestProxy {
   readonly server: Server;
   readonly seen: Forwarded[] = [];
   target = '';
+  /** Pages the proxy serves itself (path → HTML) instead of asking the service. */
+  readonly pages = new Map<string, string>();
   fault: ((req: Forwarded) => { status: number; headers: Record<string, string> } | undefined) | undefined;
 
   constructor() {
@@ -45,6 +47,11 @@ export class TestProxy {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const page = this.pages.get(req.url ?? '');
+    if (page !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
