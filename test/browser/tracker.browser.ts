@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type * as Tracker from '../../packages/tracker/src/index.ts';
 import { stopAll } from '../helpers/service.ts';
-import { launchChromium } from './helpers/chromium.ts';
+import { makeTempDir } from '../helpers/tmp.ts';
+import { launchChromium, spawnChromium } from './helpers/chromium.ts';
 import { TestProxy } from './helpers/proxy.ts';
 import { type StoredEvent, startWebService, until } from './helpers/service.ts';
 
@@ -231,5 +232,46 @@ describe('the browser tracker against the real service (headless Chromium)', () 
     assert.deepEqual(ofType(events, 'search')[0]?.properties, { query: 'noir' });
     assert.deepEqual(ofType(events, 'click')[0]?.element, { kind: 'film', id: FILM });
     assert.equal(ofType(events, 'click')[0]?.film_id, FILM);
+  });
+
+  it('delivers, at the next visit, what a killed browser had tracked and written to disk', async () => {
+    const user = web.newUser();
+    const profile = await makeTempDir('ugc-chromium-profile-');
+    const url = async (params: Record<string, string>) =>
+      `${origin}/demo/?${new URLSearchParams({ api: web.service.url, ...params }).toString()}#token=${await web.token(user)}`;
+    const first = await spawnChromium(profile.dir);
+    let second: Awaited<ReturnType<typeof spawnChromium>> | undefined;
+    try {
+      const page = await (first.browser.contexts()[0] ?? (await first.browser.newContext())).newPage();
+      // Nothing leaves by itself: only what the page stored can survive the kill.
+      await page.goto(await url({ flush_ms: '600000', batch: '1000' }));
+      await page.waitForFunction(() => typeof window.ugc === 'object');
+      const track = (label: string, n: number) =>
+        page.evaluate(([l, count]) => Array.from({ length: count }, (_, i) => window.ugc.track('custom', { properties: { batch: l, i } })?.event_id), [label, n] as const);
+      const early = await track('early', 10);
+      // Chromium writes localStorage to disk in the background, some time after the change.
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      const mid = await track('mid', 10);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const late = await track('late', 10);
+      await first.kill();
+
+      second = await spawnChromium(profile.dir);
+      const again = await (second.browser.contexts()[0] ?? (await second.browser.newContext())).newPage();
+      await again.goto(await url({ flush_ms: '300' }));
+      const events = await until(
+        () => web.userEvents(user),
+        (es) => es.filter((e) => e.properties.batch === 'early').length === early.length && ofType(es, 'page_view').length === 2,
+        'the events stored before the kill, sent by the next visit',
+        60_000,
+      );
+      const survived = (ids: (string | undefined)[]) => ids.filter((id) => events.some((e) => e.event_id === id)).length;
+      console.log(`browser killed: events tracked 15 s before it: ${survived(early)}/10 delivered by the next visit; 3 s before: ${survived(mid)}/10; just before: ${survived(late)}/10`);
+      assert.equal(new Set(events.map((e) => e.event_id)).size, events.length, 'each once');
+    } finally {
+      await first.kill();
+      await second?.kill();
+      await profile.cleanup();
+    }
   });
 });

@@ -51,7 +51,7 @@ export function init(options: TrackerOptions, env: QueueEnv = browserEnv()): boo
   stop(false);
   const settings = {
     batchSize: Math.min(1000, Math.max(1, options.batchSize ?? 20)),
-    flushIntervalMs: options.flushIntervalMs ?? 5000,
+    flushIntervalMs: options.flushIntervalMs ?? 2000,
     maxQueue: options.maxQueue ?? 1000,
     retryMinMs: options.retryMinMs ?? 1000,
     retryMaxMs: options.retryMaxMs ?? 60_000,
