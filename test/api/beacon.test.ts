@@ -212,6 +212,14 @@ describe('beacons: text/plain JSON with the token in the body', () => {
     await eventually(() => Promise.resolve(receiver.bodies.some((b) => b.includes('beacon-500'))), (seen) => seen, 5000, 'the Sentry event');
   });
 
+  it('lists text/plain beside application/json in the OpenAPI document, for POST /api/v1/events only', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
+    }>();
+    assert.deepEqual(Object.keys(doc.paths['/api/v1/events']?.post?.requestBody?.content ?? {}).sort(), ['application/json', 'text/plain']);
+    assert.deepEqual(Object.keys(doc.paths['/api/v1/bookmarks']?.post?.requestBody?.content ?? {}), ['application/json']);
+  });
+
   it('without CORS_ORIGINS, answers no preflight and sends no CORS header', async () => {
     const pre = await t.app.inject({ method: 'OPTIONS', url: '/api/v1/events', headers: { origin: 'https://cinema.example', 'access-control-request-method': 'POST' } });
     assert.equal(pre.statusCode, 404);

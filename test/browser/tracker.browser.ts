@@ -274,4 +274,28 @@ describe('the browser tracker against the real service (headless Chromium)', () 
       await profile.cleanup();
     }
   });
+
+  it('sends nothing under Do Not Track, nor after optOut() (remembered across visits)', async () => {
+    const dntUser = web.newUser();
+    const context = await browser.newContext();
+    contexts.push(context);
+    const dnt = await context.newPage();
+    await dnt.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
+    await dnt.goto(`${origin}/demo/?api=${encodeURIComponent(web.service.url)}&flush_ms=100#token=${await web.token(dntUser)}`);
+    await dnt.waitForFunction(() => typeof window.ugc === 'object');
+    assert.match((await dnt.textContent('#status')) ?? '', /Not tracking/);
+    assert.equal(await dnt.evaluate(() => window.ugc.track('custom')), undefined);
+
+    const user = web.newUser();
+    const page = await open(user, { flush_ms: 100 });
+    await until(() => web.userEvents(user), (es) => es.length === 1, 'the page view before the opt-out');
+    await page.evaluate(() => window.ugc.optOut());
+    assert.equal(await page.evaluate(() => window.ugc.track('custom')), undefined);
+    await page.click('#film-1', { position: { x: 3, y: 3 } });
+    await page.reload();
+    assert.match((await page.textContent('#status')) ?? '', /Not tracking/);
+    assert.equal(await storedCount(page), 0);
+    assert.deepEqual((await web.userEvents(user)).map((e) => e.type), ['page_view']);
+    assert.deepEqual(await web.userEvents(dntUser), []);
+  });
 });
