@@ -46,7 +46,8 @@ async function bodyCredential(verifier: JwtVerifier, request: FastifyRequest): P
 
 export default fp(
   (app: FastifyInstance, opts: { verifier: JwtVerifier }) => {
-    // Before every other hook reads the media type (Fastify caches it on first use).
+    // Registered before the request-body plugin, so its hooks and parsers (charset, gzip, limits)
+    // see `application/json`; and before anything reads `request.mediaType`, which Fastify caches.
     app.addHook('onRequest', (request, _reply, done) => {
       if (request.routeOptions.config.tokenInBody === true) {
         const json = beaconAsJson(request.headers['content-type']);
@@ -59,5 +60,5 @@ export default fp(
       if (request.routeOptions.config.tokenInBody === true) await bodyCredential(opts.verifier, request);
     });
   },
-  { name: 'beacon', dependencies: ['request-body'] },
+  { name: 'beacon' },
 );

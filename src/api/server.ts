@@ -117,8 +117,9 @@ export async function buildServer(deps: ApiDeps) {
 
   await app.register(problemDetails, { reporter: deps.reporter });
   await app.register(cors, { cors: config.cors });
-  await app.register(body);
+  // Before the body rules: they see a beacon's text/plain already as the JSON it is.
   await app.register(beacon, { verifier: deps.verifier });
+  await app.register(body);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
