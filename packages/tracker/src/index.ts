@@ -2,7 +2,8 @@ import { markedFields, watchClicks } from './clicks.ts';
 import { VideoSessions, watchVideos } from './media.ts';
 import { pageFields, watchRoutes } from './pageviews.ts';
 import { EventQueue, type QueueEnv } from './queue.ts';
-import { QueueStore } from './storage.ts';
+import { IdbQueueStore } from './idb-store.ts';
+import { LocalQueueStore, optedOut, setOptedOut } from './storage.ts';
 import type { EventFields, TrackedEvent, TrackerOptions } from './types.ts';
 
 export type { EventFields, Properties, TokenSource, TrackedEvent, TrackerOptions, UiElement } from './types.ts';
@@ -15,7 +16,7 @@ export type { EventFields, Properties, TokenSource, TrackedEvent, TrackerOptions
  *
  * `init` starts automatic page views (History API route changes too), click tracking of
  * elements marked `data-ugc-kind`/`data-ugc-id`, and video tracking of every `<video>`; events
- * are batched, stored in localStorage until the service acknowledges them, retried with
+ * are batched, stored (IndexedDB, else localStorage) until the service acknowledges them, retried with
  * back-off, and handed to `sendBeacon` when the page goes away. Do Not Track, Global Privacy
  * Control and `optOut()` turn it off.
  */
@@ -29,8 +30,15 @@ function browserEnv(): QueueEnv {
   } catch {
     storage = undefined;
   }
+  let idb: IDBFactory | undefined;
+  try {
+    idb = window.indexedDB;
+  } catch {
+    idb = undefined;
+  }
   return {
     storage,
+    idb,
     fetch: (input, init) => window.fetch(input, init),
     sendBeacon: typeof navigator.sendBeacon === 'function' ? (url, data) => navigator.sendBeacon(url, data) : undefined,
     now: () => Date.now(),
@@ -62,10 +70,10 @@ export function init(options: TrackerOptions, env: QueueEnv = browserEnv()): boo
     respectDoNotTrack: options.respectDoNotTrack ?? true,
     onError: options.onError,
   };
-  if (new QueueStore(env.storage, '').optedOut || (settings.respectDoNotTrack && doNotTrack())) return false;
+  if (optedOut(env.storage) || (settings.respectDoNotTrack && doNotTrack())) return false;
   const q = new EventQueue(options, settings, env);
   queue = q;
-  q.adopt();
+  void q.adopt();
 
   const listen = (target: EventTarget, type: string, fn: () => void): void => {
     target.addEventListener(type, fn);
@@ -88,7 +96,7 @@ export function init(options: TrackerOptions, env: QueueEnv = browserEnv()): boo
   });
   listen(window, 'online', () => void q.online());
   // Other tabs that closed leave their stored events behind; pick them up now and then.
-  const adopt = window.setInterval(() => q.adopt(), 15_000);
+  const adopt = window.setInterval(() => void q.adopt(), 15_000);
   teardown.push(() => window.clearInterval(adopt));
 
   if (settings.autoPageViews) {
@@ -117,15 +125,17 @@ export function flush(): Promise<void> {
 
 /** Stops tracking on this browser (remembered in localStorage) and forgets unsent events. */
 export function optOut(): void {
-  const store = new QueueStore(safeStorage(), '');
-  store.optedOut = true;
-  store.clearAll();
+  setOptedOut(safeStorage(), true);
+  // Every page's stored events, also when this page never started the tracker.
+  const local = new LocalQueueStore(safeStorage(), '');
+  if (typeof indexedDB === 'object') new IdbQueueStore(indexedDB, '', local).clearAll();
+  else local.clearAll();
   stop(true);
 }
 
 /** Undoes `optOut()`; call `init` again to start. */
 export function optIn(): void {
-  new QueueStore(safeStorage(), '').optedOut = false;
+  setOptedOut(safeStorage(), false);
 }
 
 function stop(forget: boolean): void {

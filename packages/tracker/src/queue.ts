@@ -1,5 +1,6 @@
 import { retryDelayMs } from './backoff.ts';
-import { type KeyValue, QueueStore } from './storage.ts';
+import { IdbQueueStore } from './idb-store.ts';
+import { type KeyValue, LocalQueueStore, type QueueStore } from './storage.ts';
 import { batchBody, beacon, eventsUrl, post } from './transport.ts';
 import type { EventFields, Queued, TokenSource, TrackedEvent, TrackerOptions } from './types.ts';
 import { uuid } from './uuid.ts';
@@ -7,6 +8,8 @@ import { uuid } from './uuid.ts';
 /** What the queue needs from the browser; tests pass fakes. */
 export interface QueueEnv {
   storage: KeyValue | undefined;
+  /** IndexedDB, where unsent events are kept when it opens (else `storage`). */
+  idb?: IDBFactory | undefined;
   fetch: typeof fetch;
   sendBeacon?: ((url: string, data: string) => boolean) | undefined;
   now: () => number;
@@ -24,7 +27,7 @@ type Settings = Required<Omit<TrackerOptions, 'onError' | 'token' | 'endpoint'>>
 
 /**
  * The delivery queue: every event gets its `event_id` and `occurred_at` when it is created and
- * is stored at once; batches leave when `batchSize` events wait or `flushIntervalMs` after the
+ * is stored at once (IndexedDB, else localStorage); batches leave when `batchSize` events wait or `flushIntervalMs` after the
  * first; a batch is removed only once the service answered 2xx, so a failed or unanswered send
  * is sent again with the same ids (the service counts each id once). Failures back off
  * exponentially with jitter, never sooner than `Retry-After`. One send at a time.
@@ -52,11 +55,8 @@ export class EventQueue {
     this.#token = options.token;
     this.#limit = settings.batchSize;
     if (typeof options.token === 'string') this.#lastToken = options.token;
-    this.#store = new QueueStore(env.storage, pageId);
-  }
-
-  get store(): QueueStore {
-    return this.#store;
+    const local = new LocalQueueStore(env.storage, pageId);
+    this.#store = env.idb ? new IdbQueueStore(env.idb, pageId, local) : local;
   }
 
   /** Events not yet acknowledged. */
@@ -80,10 +80,12 @@ export class EventQueue {
   }
 
   /** Takes over the events of pages that are gone, and sends what waits. */
-  adopt(): void {
+  async adopt(): Promise<void> {
+    const adopted = await this.#store.adopt(this.#env.now(), STALE_MS);
+    if (this.#stopped) return;
     const mine = new Set(this.#q.map((x) => x.e.event_id));
-    for (const x of this.#store.adopt(this.#env.now(), STALE_MS)) if (!mine.has(x.e.event_id)) this.#q.push(x);
-    this.#save();
+    for (const x of adopted) if (!mine.has(x.e.event_id)) this.#q.push(x);
+    if (adopted.length > 0) this.#save();
     this.#schedule();
   }
 

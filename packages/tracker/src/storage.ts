@@ -12,15 +12,43 @@ export interface KeyValue {
 const PREFIX = 'ugc:q:';
 export const OPT_OUT_KEY = 'ugc:optout';
 
+/** Where a page keeps its unsent events (IndexedDB in browsers, `localStorage` without it). */
+export interface QueueStore {
+  /** Replaces this page's stored events (an empty queue removes its key). */
+  save(queue: readonly Queued[], now: number): void;
+  /** Removes and returns the events of other pages' keys not written for `staleMs`. */
+  adopt(now: number, staleMs: number): Promise<Queued[]>;
+  /** Forgets every page's events (opt-out). */
+  clearAll(): void;
+}
+
+/** The opt-out, kept in `localStorage`: `init` must know it at once. */
+export function optedOut(kv: KeyValue | undefined): boolean {
+  try {
+    return kv?.getItem(OPT_OUT_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
+
+export function setOptedOut(kv: KeyValue | undefined, value: boolean): void {
+  try {
+    if (value) kv?.setItem(OPT_OUT_KEY, '1');
+    else kv?.removeItem(OPT_OUT_KEY);
+  } catch {
+    // Without storage the choice lasts as long as the page.
+  }
+}
+
 /**
- * Unsent events, in `localStorage`, so a reload, a crash or a closed tab loses nothing that was
- * tracked. Each page keeps its own key (`ugc:q:<page id>`, with the time of its last write):
+ * Unsent events in `localStorage` (the fallback when IndexedDB cannot be opened), so a reload or
+ * a closed tab loses nothing that was tracked. Each page keeps its own key (`ugc:q:<page id>`, with the time of its last write):
  * two tabs writing one shared key would overwrite each other's events. A page takes over the keys
  * other pages left behind once they have been quiet for `staleMs` (closed, crashed, or a
  * throttled background tab — then both may send the same events, which the service counts
  * once by `event_id`). Storage failures (private mode, quota) leave the tracker working in memory.
  */
-export class QueueStore {
+export class LocalQueueStore implements QueueStore {
   readonly #kv: KeyValue | undefined;
   readonly #key: string;
 
@@ -38,8 +66,7 @@ export class QueueStore {
     }
   }
 
-  /** Removes and returns the events of other pages' keys older than `staleMs`. */
-  adopt(now: number, staleMs: number): Queued[] {
+  adopt(now: number, staleMs: number): Promise<Queued[]> {
     const adopted: Queued[] = [];
     for (const key of this.#keys()) {
       if (key === this.#key) continue;
@@ -52,29 +79,11 @@ export class QueueStore {
         this.#kv?.removeItem(key);
       }
     }
-    return adopted;
+    return Promise.resolve(adopted);
   }
 
-  /** Forgets every page's events (opt-out). */
   clearAll(): void {
     for (const key of this.#keys()) this.#kv?.removeItem(key);
-  }
-
-  get optedOut(): boolean {
-    try {
-      return this.#kv?.getItem(OPT_OUT_KEY) === '1';
-    } catch {
-      return false;
-    }
-  }
-
-  set optedOut(value: boolean) {
-    try {
-      if (value) this.#kv?.setItem(OPT_OUT_KEY, '1');
-      else this.#kv?.removeItem(OPT_OUT_KEY);
-    } catch {
-      // Without storage the choice lasts as long as the page.
-    }
   }
 
   #keys(): string[] {

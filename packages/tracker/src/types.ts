@@ -42,7 +42,7 @@ export interface TrackerOptions {
   token: TokenSource;
   /** Send when this many events wait (1..1000). Default 20. */
   batchSize?: number;
-  /** Send what waits after this long. Default 2000 ms: what was tracked but not sent is what a killed browser can lose (Chromium writes localStorage to disk only seconds later). */
+  /** Send what waits after this long. Default 2000 ms. */
   flushIntervalMs?: number;
   /** Most events kept while the service cannot be reached; the oldest go first. Default 1000. */
   maxQueue?: number;

@@ -73,10 +73,10 @@ describe('tracker queue: batching', () => {
     assert.match([...b.storage.map.values()][0] ?? '', new RegExp(e?.event_id ?? 'x'));
     q.stop(false);
     const next = queueOn(b, {}, 'page-2');
-    next.adopt();
+    await next.adopt();
     assert.equal(next.pending.length, 0, 'not while the first page may still be alive');
     await b.advance(STALE_MS);
-    next.adopt();
+    await next.adopt();
     assert.deepEqual(next.pending.map((x) => x.event_id), [e?.event_id]);
   });
 });
