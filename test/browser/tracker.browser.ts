@@ -8,6 +8,7 @@ import { stopAll } from '../helpers/service.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import { launchChromium, spawnChromium } from './helpers/chromium.ts';
 import { TestProxy } from './helpers/proxy.ts';
+import { storedCount } from './helpers/stored.ts';
 import { type StoredEvent, startWebService, until } from './helpers/service.ts';
 
 declare global {
@@ -66,21 +67,6 @@ describe('the browser tracker against the real service (headless Chromium)', () 
   const near = (actual: unknown, expected: number, tolerance: number, what: string) =>
     assert.ok(typeof actual === 'number' && Math.abs(actual - expected) <= tolerance, `${what}: ${String(actual)} not within ${tolerance} of ${expected}`);
   const intervalS = (e: StoredEvent) => (Date.parse(e.ended_at ?? '') - Date.parse(e.started_at ?? '')) / 1000;
-  /** Events waiting in the page's IndexedDB (every page's record of this origin). */
-  const storedCount = (page: Page) =>
-    page.evaluate(
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const open = indexedDB.open('ugc-tracker', 1);
-          open.onupgradeneeded = () => open.result.createObjectStore('queues');
-          open.onerror = () => reject(new Error('no IndexedDB'));
-          open.onsuccess = () => {
-            const all = open.result.transaction('queues', 'readonly').objectStore('queues').getAll();
-            all.onsuccess = () => resolve((all.result as { q: unknown[] }[]).reduce((n, r) => n + r.q.length, 0));
-          };
-        }),
-    );
-
   it('page views, clicks on marked elements and video progress arrive in analytics with the right values', async () => {
     const user = web.newUser();
     const page = await open(user, { flush_ms: 300, progress_s: 2 });
