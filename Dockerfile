@@ -30,6 +30,20 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm install --omit=dev --ignore-scripts --no-audit --no-fund
 
+# ---- the browser tracker's bundle (served at /tracker.js) -----------------------------------
+# Built here rather than committed: esbuild alone, at the version package.json pins, into a stage
+# whose only product is packages/tracker/dist (no TypeScript or devDependencies reach the image).
+FROM ${NODE_IMAGE} AS tracker
+WORKDIR /app
+COPY package.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    mkdir /esbuild && cd /esbuild && \
+    npm install --no-save --no-package-lock --no-audit --no-fund \
+      "esbuild@$(node -p "require('/app/package.json').devDependencies.esbuild")" && \
+    mv /esbuild/node_modules /app/node_modules
+COPY packages/tracker ./packages/tracker
+RUN node packages/tracker/build.ts
+
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
@@ -42,6 +56,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY src ./src
+COPY --from=tracker /app/packages/tracker/dist ./packages/tracker/dist
 # The only writable place (embedded backends, the development JWT secret); unused with the
 # production backends. `node` (uid 1000) is the unprivileged user of the official Node image.
 RUN mkdir -p /app/data && chown node:node /app/data

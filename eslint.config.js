@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // deploy/ holds configs and a mongosh script, not project code.
-  { ignores: ['node_modules/', 'data/', '.tmp/', 'deploy/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'data/', '.tmp/', 'deploy/', 'bench/results/', '**/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -49,6 +49,10 @@ export interface Config {
     audience: string | undefined;
   };
   rateLimit: { max: number; windowMs: number };
+  /** Cross-origin browser calls: `origins` empty means none allowed (no CORS headers at all). */
+  cors: { origins: string[] | '*'; credentials: boolean; maxAgeSeconds: number };
+  /** The demo page at /demo/ (film grid + video wired with the tracker); off in production. */
+  web: { demoPage: boolean };
   sentry: { dsn: string | undefined; environment: string };
 }
 
@@ -86,6 +90,24 @@ const url = (raw: string) => {
   } catch {
     throw new BadValue('an absolute URL');
   }
+};
+/** `*`, or comma-separated origins exactly as a browser sends them (`https://cinema.example:8443`). */
+const origins = (raw: string): string[] | '*' => {
+  if (raw.trim() === '*') return '*';
+  const list = raw.split(',').map((o) => o.trim()).filter((o) => o.length > 0);
+  for (const origin of list) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new BadValue(`* or comma-separated origins like https://cinema.example (scheme, host and port only, lower case, no path); "${origin}" is not one`);
+    }
+  }
+  if (list.length === 0) throw new BadValue('* or comma-separated origins');
+  return list;
 };
 const topicName = str(/^[a-zA-Z0-9._-]{1,249}$/, 'a topic name matching ^[a-zA-Z0-9._-]{1,249}$');
 
@@ -168,6 +190,17 @@ export const VARIABLES = {
   RATE_LIMIT_MAX: { description: 'Requests per window per user (or IP when anonymous); 0 disables.', default: '6000', parse: int(0, 10_000_000) },
   RATE_LIMIT_WINDOW_MS: { description: 'Rate limit window.', default: '60000', parse: int(1000, 86_400_000) },
   TRUST_PROXY: { description: 'Trust X-Forwarded-* from the proxy in front (nginx).', default: 'false', parse: bool },
+  CORS_ORIGINS: {
+    description: 'Origins whose web pages may call the API from a browser (CORS), comma-separated, or * for any. Unset: none.',
+    parse: origins,
+  },
+  CORS_CREDENTIALS: {
+    description: 'Send Access-Control-Allow-Credentials (cookies); refused with CORS_ORIGINS=*. The tracker does not need it.',
+    default: 'false',
+    parse: bool,
+  },
+  CORS_MAX_AGE_SECONDS: { description: 'How long a browser may cache a CORS preflight answer (Access-Control-Max-Age).', default: '600', parse: int(0, 86_400) },
+  DEMO_PAGE: { description: 'Serve the demo page at /demo/ (a film grid and a video wired with the tracker).', default: 'false', parse: bool },
   SENTRY_DSN: { description: 'Sentry DSN; unexpected 5xx and ETL crashes are reported when set.', parse: url },
   SENTRY_ENVIRONMENT: { description: 'Sentry environment tag.', default: 'production', parse: str() },
   SHUTDOWN_TIMEOUT_MS: { description: 'Longest graceful shutdown before the process exits anyway.', default: '15000', parse: int(100, 600_000) },
@@ -212,6 +245,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (get<string>('EVENTS_TOPIC') === get<string>('EVENTS_DLQ_TOPIC')) {
     problems.push('EVENTS_DLQ_TOPIC: must differ from EVENTS_TOPIC');
+  }
+  if (opt('CORS_ORIGINS') === '*' && get<boolean>('CORS_CREDENTIALS')) {
+    problems.push('CORS_CREDENTIALS: must not be true with CORS_ORIGINS=* (browsers refuse credentials for any origin); list the origins');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -275,6 +311,8 @@ export function loadConfig(env: Env = process.env): Config {
       audience: opt('AUTH_JWT_AUDIENCE'),
     },
     rateLimit: { max: get('RATE_LIMIT_MAX'), windowMs: get('RATE_LIMIT_WINDOW_MS') },
+    cors: { origins: opt<string[] | '*'>('CORS_ORIGINS') ?? [], credentials: get('CORS_CREDENTIALS'), maxAgeSeconds: get('CORS_MAX_AGE_SECONDS') },
+    web: { demoPage: get('DEMO_PAGE') },
     sentry: { dsn: opt('SENTRY_DSN'), environment: get('SENTRY_ENVIRONMENT') },
   };
 }

@@ -53,3 +53,28 @@ describe('configuration', () => {
     for (const name of inSample) assert.ok(name !== undefined && name in VARIABLES, `${name} in .env.sample is a real variable`);
   });
 });
+
+describe('configuration: CORS and the demo page', () => {
+  it('allows no origin and no demo page by default', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config.cors, { origins: [], credentials: false, maxAgeSeconds: 600 });
+    assert.equal(config.web.demoPage, false);
+  });
+
+  it('parses a list of origins, or *', () => {
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: 'https://cinema.example, http://localhost:3000,' }).cors.origins, ['https://cinema.example', 'http://localhost:3000']);
+    assert.equal(loadConfig({ CORS_ORIGINS: '*' }).cors.origins, '*');
+    assert.equal(loadConfig({ CORS_ORIGINS: 'https://cinema.example', CORS_CREDENTIALS: 'true' }).cors.credentials, true);
+    assert.equal(loadConfig({ DEMO_PAGE: 'true' }).web.demoPage, true);
+  });
+
+  it('refuses anything that is not an origin as a browser sends it', () => {
+    for (const bad of ['cinema.example', 'https://cinema.example/', 'https://cinema.example/path', 'https://CINEMA.example', 'https://cinema.example:443', 'ftp://cinema.example', 'https://a.example, *', ',']) {
+      assert.throws(() => loadConfig({ CORS_ORIGINS: bad }), /CORS_ORIGINS=/, bad);
+    }
+  });
+
+  it('refuses * together with credentials', () => {
+    assert.throws(() => loadConfig({ CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' }), /CORS_CREDENTIALS: must not be true with CORS_ORIGINS=\*/);
+  });
+});

@@ -27,6 +27,10 @@ declare module 'fastify' {
     /** Why the request's credentials were refused; thrown by `requireAuthenticated`. */
     authError: UnauthorizedError | null;
   }
+  interface FastifyContextConfig {
+    /** The route also takes its token from the body's `access_token` (a beacon; see beacon.ts). */
+    tokenInBody?: boolean;
+  }
   interface FastifyInstance {
     /** onRequest: verifies the token and sets `principal`, or records `authError` (never throws for bad credentials). */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -145,9 +149,10 @@ export default fp(
     // Bad credentials are recorded here and refused in preParsing, after the rate limiter
     // (an onRequest hook of each route) has counted the request against the caller's IP.
     app.decorate('authenticate', async (request: FastifyRequest) => {
+      // A beacon cannot send headers: its route takes the token from the body (beacon.ts).
+      if (isBeaconWithoutHeader(request)) return;
       try {
-        request.principal = await opts.verifier.verify(bearerToken(request));
-        request.log = request.log.child({ 'user.id': request.principal.userId });
+        await authenticateToken(request, opts.verifier, bearerToken(request));
       } catch (err) {
         if (!(err instanceof UnauthorizedError)) throw err;
         request.authError = err;
@@ -159,7 +164,8 @@ export default fp(
     };
     // A throw inside the executor rejects the promise: the hook's error goes to the error handler.
     app.decorate('requireAuthenticated', (request: FastifyRequest) => new Promise<void>((resolve) => {
-      authenticated(request);
+      // A beacon's credential is in its body: beacon.ts verifies it once the body is parsed.
+      if (!isBeaconWithoutHeader(request)) authenticated(request);
       resolve();
     }));
     app.decorate('requireAdmin', (request: FastifyRequest) => new Promise<void>((resolve) => {
@@ -169,6 +175,11 @@ export default fp(
   },
   { name: 'auth' },
 );
+
+/** A request to a `tokenInBody` route (a beacon) with no Authorization header: its token is in the body. */
+function isBeaconWithoutHeader(request: FastifyRequest): boolean {
+  return request.routeOptions.config.tokenInBody === true && request.headers.authorization === undefined;
+}
 
 /** The one Bearer token of the request; two Authorization headers are refused, not the first one taken. */
 function bearerToken(request: FastifyRequest): string {
@@ -180,6 +191,16 @@ function bearerToken(request: FastifyRequest): string {
   const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match?.[1]) throw new UnauthorizedError('A Bearer token is required.');
   return match[1];
+}
+
+/**
+ * Verifies `token` and makes its subject the request's principal (and the log's `user.id`).
+ * The one path for every credential: the Authorization header and a beacon's `access_token`.
+ * Throws UnauthorizedError (401) for any token that does not verify.
+ */
+export async function authenticateToken(request: FastifyRequest, verifier: JwtVerifier, token: string): Promise<void> {
+  request.principal = await verifier.verify(token);
+  request.log = request.log.child({ 'user.id': request.principal.userId });
 }
 
 /** The authenticated caller; routes behind `authenticate` always have one. */

@@ -8,12 +8,14 @@ const events: FastifyPluginAsyncTypebox<{ events: EventsService }> = (app, { eve
   app.post(
     '/events',
     {
+      config: { tokenInBody: true },
       schema: {
         tags: ['events'],
         summary: 'Send one behaviour event or a batch',
         description:
-          'All or nothing: one invalid event rejects the request and nothing is written. `202` only once the events are durably in the event log. `Content-Encoding: gzip` accepted.',
+          'All or nothing: one invalid event rejects the request and nothing is written. `202` only once the events are durably in the event log. `Content-Encoding: gzip` accepted. The same JSON as `text/plain` (a beacon) is accepted too, with the JWT in a top-level `access_token` field instead of the Authorization header.',
         body: EventsBody,
+        consumes: ['application/json', 'text/plain'],
         response: { 202: Accepted, ...problems(400, 401, 413, 415, 429, 503) },
       },
     },

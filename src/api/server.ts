@@ -17,10 +17,12 @@ import { EventsService } from '../services/events.service.ts';
 import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
 import auth, { type JwtVerifier } from './auth.ts';
+import beacon from './beacon.ts';
 import body from './body.ts';
 import { clientErrorHandler } from './client-errors.ts';
 import bookmarksRoutes from './bookmarks.routes.ts';
 import { Problem } from './common.schema.ts';
+import cors from './cors.ts';
 import problemDetails, { sendProblem } from './errors.ts';
 import eventsRoutes from './events.routes.ts';
 import { EventInput } from './events.schema.ts';
@@ -30,6 +32,7 @@ import reviewsRoutes from './reviews.routes.ts';
 import routeErrors from './route-errors.ts';
 import topicsRoutes from './topics.routes.ts';
 import { validatorCompiler } from './validation.ts';
+import webRoutes from './web.routes.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -106,6 +109,9 @@ export async function buildServer(deps: ApiDeps) {
 
   await app.register(problemDetails, { reporter: deps.reporter });
   await app.register(routeErrors);
+  await app.register(cors, { cors: config.cors });
+  // Before the body rules: they see a beacon's text/plain already as the JSON it is.
+  await app.register(beacon, { verifier: deps.verifier });
   await app.register(body);
   await app.register(swagger, {
     openapi: {
@@ -135,6 +141,7 @@ export async function buildServer(deps: ApiDeps) {
 
   const dependencies: Record<string, Lifecycle> = { event_log: deps.log, warehouse: deps.warehouse, store: deps.store };
   await app.register(opsRoutes, { dependencies, metrics, etl: deps.etlHealth });
+  await app.register(webRoutes, { demoPage: config.web.demoPage, dataDir: config.dataDir });
 
   const ugc = new UgcService(deps.store);
   const events = new EventsService({ log: deps.log, metrics }, config.events.topic);

@@ -136,9 +136,12 @@ describe('POST /api/v1/events', () => {
     const bad = await post('{"type":');
     assert.equal(bad.statusCode, 400);
     assert.match(bad.headers['content-type'] ?? '', /problem\+json/);
+    // text/plain is a beacon's JSON (test/api/beacon.test.ts): not JSON is a 400, not a 415.
     const text = await post('type=click', { 'content-type': 'text/plain' });
-    assert.equal(text.statusCode, 415);
-    assert.match(text.headers['content-type'] ?? '', /problem\+json/);
+    assert.equal(text.statusCode, 400);
+    const xml = await post('<type>click</type>', { 'content-type': 'application/xml' });
+    assert.equal(xml.statusCode, 415);
+    assert.match(xml.headers['content-type'] ?? '', /problem\+json/);
     const form = await post('type=click', { 'content-type': 'application/x-www-form-urlencoded' });
     assert.equal(form.statusCode, 415);
   });

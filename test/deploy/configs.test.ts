@@ -64,16 +64,21 @@ describe('Dockerfile and .dockerignore', () => {
   const stages = steps.filter((s) => s.op === 'FROM');
   const runtime = steps.slice(steps.lastIndexOf(stages[stages.length - 1] ?? { op: '', args: '' }));
 
-  it('is multi-stage on node:24-slim: npm install --omit=dev in a deps stage, only src/ and package files copied', () => {
+  it('is multi-stage on node:24-slim: npm install --omit=dev in a deps stage, only src/, package files and the built tracker copied', () => {
     assert.ok(steps.some((s) => s.op === 'ARG' && s.args === 'NODE_IMAGE=node:24-slim'));
     assert.deepEqual(
       stages.map((s) => s.args),
-      ['${NODE_IMAGE} AS deps', '${NODE_IMAGE} AS runtime'],
+      ['${NODE_IMAGE} AS deps', '${NODE_IMAGE} AS tracker', '${NODE_IMAGE} AS runtime'],
     );
     const install = steps.find((s) => s.op === 'RUN' && s.args.includes('npm install'));
     assert.match(install?.args ?? '', /npm install --omit=dev --ignore-scripts/);
     const copies = runtime.filter((s) => s.op === 'COPY').map((s) => s.args);
-    assert.deepEqual(copies, ['--from=deps /app/node_modules ./node_modules', 'package.json package-lock.json ./', 'src ./src']);
+    assert.deepEqual(copies, [
+      '--from=deps /app/node_modules ./node_modules',
+      'package.json package-lock.json ./',
+      'src ./src',
+      '--from=tracker /app/packages/tracker/dist ./packages/tracker/dist',
+    ]);
   });
 
   it('runs as the unprivileged node user with ENTRYPOINT node src/main.ts and CMD api', () => {
@@ -118,12 +123,12 @@ describe('Dockerfile and .dockerignore', () => {
     assert.equal(await runHealthcheck(script ?? '', { PORT: freePort }), 1);
   });
 
-  it('.dockerignore lets in only package.json, package-lock.json and src/', () => {
+  it('.dockerignore lets in only package.json, package-lock.json, src/ and the tracker sources', () => {
     const allowed = read('.dockerignore')
       .split('\n')
       .filter((l) => l.startsWith('!'))
       .map((l) => l.slice(1));
-    assert.deepEqual(allowed, ['package.json', 'package-lock.json', 'src/']);
+    assert.deepEqual(allowed, ['package.json', 'package-lock.json', 'src/', 'packages/tracker/']);
     assert.ok(read('.dockerignore').split('\n').includes('*'), 'everything else is excluded');
   });
 

@@ -18,6 +18,8 @@ import { type TempDir, makeTempDir } from '../helpers/tmp.ts';
  * upstream keep-alive is observed.
  */
 const DEPLOY_NGINX = new URL('../../deploy/nginx/', import.meta.url).pathname;
+/** The one origin the service behind nginx allows (CORS_ORIGINS). */
+const CINEMA = 'https://cinema.example';
 const INSTALL_HINT = 'run `bash scripts/ci/nginx.sh` (installs Debian\'s nginx; .ci/run does it before the tests)';
 
 function nginxBinary(): string {
@@ -109,7 +111,9 @@ describe('deploy/nginx in front of the service (real nginx)', () => {
     // nginx workers run as an unprivileged user and buffer request bodies under cache/.
     await chmod(tmp.dir, 0o755);
     const dataDir = join(tmp.dir, 'data');
-    service = await startService({ DATA_DIR: dataDir, TRUST_PROXY: 'true' });
+    // The tracker bundle the service serves at /tracker.js, from the current sources (`prepare` builds it at npm install).
+    execFileSync(process.execPath, [new URL('../../packages/tracker/build.ts', import.meta.url).pathname], { stdio: 'pipe' });
+    service = await startService({ DATA_DIR: dataDir, TRUST_PROXY: 'true', CORS_ORIGINS: CINEMA });
     const appPort = new URL(service.url).port;
     relay = await countingRelay(Number(appPort));
     const { code, stdout, stderr } = await runCli(['token', '--user', 'nginx-test'], { DATA_DIR: dataDir });
@@ -254,6 +258,49 @@ describe('deploy/nginx in front of the service (real nginx)', () => {
     assert.equal(res.headers.get('content-encoding'), 'gzip');
     assert.match(res.headers.get('vary') ?? '', /accept-encoding/i);
     assert.equal(((await res.json()) as { openapi: string }).openapi, '3.1.0');
+  });
+
+  it('passes CORS preflights and headers through from the app, each exactly once', async () => {
+    const pre = await fetch(`${base}/api/v1/events`, {
+      method: 'OPTIONS',
+      headers: { origin: CINEMA, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    assert.equal(pre.status, 204);
+    // fetch joins repeated headers with ", ": a duplicate would show as "a, a".
+    assert.equal(pre.headers.get('access-control-allow-origin'), CINEMA);
+    assert.equal(pre.headers.get('access-control-max-age'), '600');
+    assert.equal(pre.headers.get('access-control-allow-methods'), 'GET, HEAD, POST, PUT, PATCH, DELETE');
+    assert.equal(pre.headers.get('access-control-allow-headers'), 'Authorization, Content-Type, Content-Encoding, X-Request-Id');
+    assert.match(pre.headers.get('vary') ?? '', /Origin/i);
+
+    const res = await postEvents({ origin: CINEMA });
+    assert.equal(res.status, 202);
+    assert.equal(res.headers.get('access-control-allow-origin'), CINEMA);
+    assert.equal(res.headers.get('access-control-expose-headers'), 'X-Request-Id, Retry-After');
+    assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f]{32}$/, 'one id, the one the page can now read');
+
+    const other = await postEvents({ origin: 'https://evil.example' });
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+
+    // gzip adds Vary: Accept-Encoding beside the app's Vary: Origin; neither replaces the other.
+    const zipped = await fetch(`${base}/openapi.json`, { headers: { origin: CINEMA, 'accept-encoding': 'gzip' } });
+    assert.equal(zipped.headers.get('content-encoding'), 'gzip');
+    assert.equal(zipped.headers.get('access-control-allow-origin'), CINEMA);
+    const vary = (zipped.headers.get('vary') ?? '').toLowerCase();
+    assert.ok(vary.includes('origin') && vary.includes('accept-encoding'), `vary: ${vary}`);
+  });
+
+  it('passes a beacon (text/plain, token in the body) to the app, and serves the tracker gzipped', async () => {
+    const res = await fetch(`${base}/api/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8', origin: CINEMA },
+      body: JSON.stringify({ access_token: token, events: [{ type: 'page_view' }] }),
+    });
+    assert.equal(res.status, 202, await res.text());
+    const tracker = await fetch(`${base}/tracker.js`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(tracker.status, 200);
+    assert.equal(tracker.headers.get('content-encoding'), 'gzip');
+    assert.match(await tracker.text(), /sendBeacon/);
   });
 
   it('keeps connections to the app alive instead of opening one per request', async () => {

@@ -34,6 +34,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Wraps the real store (fault injection). */
   wrapStore?: (store: UgcStore) => UgcStore;
+  /** Wraps the real event log the API writes to (fault injection). */
+  wrapLog?: (log: EventLog) => EventLog;
   reporter?: ErrorReporter;
   /** Receives the app's log lines (ECS JSON) at info level. */
   logDestination?: DestinationStream;
@@ -57,7 +59,7 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     logger,
     metrics,
     verifier: new JwtVerifier(config.auth),
-    log,
+    log: options.wrapLog ? options.wrapLog(log) : log,
     warehouse,
     store: options.wrapStore ? options.wrapStore(store) : store,
     reporter: options.reporter ?? noReporter,

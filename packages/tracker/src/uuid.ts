@@ -1,0 +1,17 @@
+/**
+ * A random (v4) UUID. `crypto.randomUUID` exists only in secure contexts (https, localhost), so a
+ * page on plain http elsewhere builds one from `getRandomValues`, which exists everywhere.
+ */
+export function uuid(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a canonical UUID (what the API accepts as a `film_id`). */
+export const isUuid = (text: string | undefined): text is string => text !== undefined && UUID.test(text);
