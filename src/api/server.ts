@@ -108,8 +108,9 @@ export async function buildServer(deps: ApiDeps) {
   });
 
   await app.register(problemDetails, { reporter: deps.reporter });
-  await app.register(routeErrors);
+  // Before route-errors: its 404/405 answers (in onRequest) carry the CORS headers too.
   await app.register(cors, { cors: config.cors });
+  await app.register(routeErrors);
   // Before the body rules: they see a beacon's text/plain already as the JSON it is.
   await app.register(beacon, { verifier: deps.verifier });
   await app.register(body);
