@@ -68,9 +68,9 @@ class ChdbExecutor implements ClickhouseExecutor {
 export class ChdbWarehouse extends SqlWarehouse implements LendableWarehouse {
   readonly #executor: ChdbExecutor;
 
-  constructor(options: { path: string; database: string }) {
+  constructor(options: { path: string; database: string; dedupWindowMs?: number | undefined }) {
     const executor = new ChdbExecutor(options.path);
-    super(executor, { database: options.database });
+    super(executor, { database: options.database, dedupWindowMs: options.dedupWindowMs });
     this.#executor = executor;
   }
 

@@ -1,4 +1,8 @@
-import type { Dialect } from './clickhouse-dialect.ts';
+import { dedupKeysMigration } from './dedup-keys.ts';
+import { rollupsMigration } from './rollups-schema.ts';
+import { type SchemaContext, onCluster, shardedTable } from './table-ddl.ts';
+
+export { type SchemaContext, onCluster } from './table-ddl.ts';
 
 /**
  * Versioned warehouse schema. A migration is never edited once released; a change is a new
@@ -10,32 +14,16 @@ import type { Dialect } from './clickhouse-dialect.ts';
  * is a Distributed table over it, sharded by user so a user's events (and any re-sent copy of
  * one) sit on one shard, where replacing-merge deduplication can see them.
  */
-export interface SchemaContext {
-  db: string;
-  d: Dialect;
-  cluster: string | undefined;
-}
-
 export interface Migration {
   version: number;
   name: string;
   statements: (ctx: SchemaContext) => string[];
 }
 
-export const onCluster = (ctx: SchemaContext): string => (ctx.cluster === undefined ? '' : ` ON CLUSTER ${ctx.cluster}`);
 
 /** A replacing table, replicated when on a cluster; `name` is the table queries use. */
 function replacingTable(ctx: SchemaContext, name: string, columns: string, rest: string, shardingKey: string): string[] {
-  if (ctx.cluster === undefined) {
-    return [`CREATE TABLE IF NOT EXISTS ${ctx.db}.${name} (${columns}) ENGINE = ReplacingMergeTree ${rest}`];
-  }
-  const local = `${name}_local`;
-  return [
-    `CREATE TABLE IF NOT EXISTS ${ctx.db}.${local}${onCluster(ctx)} (${columns})
-     ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/${ctx.db}/${local}', '{replica}') ${rest}`,
-    `CREATE TABLE IF NOT EXISTS ${ctx.db}.${name}${onCluster(ctx)} AS ${ctx.db}.${local}
-     ENGINE = Distributed(${ctx.cluster}, ${ctx.db}, ${local}, ${shardingKey})`,
-  ];
+  return shardedTable(ctx, name, columns, 'ReplacingMergeTree', rest, shardingKey);
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -71,6 +59,8 @@ export const MIGRATIONS: readonly Migration[] = [
         'cityHash64(user_id)',
       ),
   },
+  dedupKeysMigration(2),
+  rollupsMigration(3),
 ];
 
 /**
