@@ -115,7 +115,7 @@ void describe('ClickhouseWarehouse on the server', () => {
     await again.start();
     assert.deepEqual(await again.migrate(), []);
     const versions = await sql(`SELECT groupArray(version) FROM (SELECT version FROM ${db}.schema_migrations ORDER BY version)`);
-    assert.equal(versions, '[1]', 'one row per applied version');
+    assert.equal(versions, '[1,2,3]', 'one row per applied version');
   });
 
   void it('loads a 20,000-row batch as one insert, and a retried batch changes no count', async (t) => {
