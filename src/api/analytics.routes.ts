@@ -7,12 +7,14 @@ import { Timestamp, Uuid, problems } from './common.schema.ts';
 
 const DEFAULT_RANGE_MS = 30 * 86_400_000;
 
-const RangeQuery = {
+/** `from`/`to` of every analytics route. */
+export const RangeQuery = {
   from: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive; default `to` minus 30 days' })),
   to: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive; default now' })),
 };
 
-const Limit = (max: number, dflt: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: max, default: dflt }));
+/** An optional `limit` in 1..max. */
+export const Limit = (max: number, dflt: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: max, default: dflt }));
 
 const StoredEvent = Type.Object({
   event_id: Uuid,
@@ -28,14 +30,15 @@ const StoredEvent = Type.Object({
   properties: Properties,
 });
 
-function rangeOf(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
+/** The range a query asks for; `from` after `to` is a 400. */
+export function rangeOf(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
   const to = query.to === undefined ? new Date() : new Date(query.to);
   const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
   if (from.getTime() > to.getTime()) throw new ValidationError([{ path: '/query/from', message: 'must not be after to' }]);
   return { from, to };
 }
 
-/** Admin analytics, read from the warehouse; every count is exact after deduplication by event_id. */
+/** Admin analytics, read from the warehouse; every event is stored once (deduplicated at load by user and event_id). */
 const analytics: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { warehouse }) => {
   const tags = ['analytics'];
   app.addHook('onRequest', app.requireAdmin);

@@ -17,6 +17,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { EventsService } from '../services/events.service.ts';
 import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
+import insightsRoutes from './insights.routes.ts';
 import auth, { type JwtVerifier } from './auth.ts';
 import body from './body.ts';
 import bookmarksRoutes from './bookmarks.routes.ts';
@@ -153,6 +154,7 @@ export async function buildServer(deps: ApiDeps) {
       await v1.register(reviewsRoutes, { ugc });
       await v1.register(topicsRoutes, { log: deps.log, defaultPartitions: config.events.partitions });
       await v1.register(analyticsRoutes, { warehouse: deps.warehouse });
+      await v1.register(insightsRoutes, { warehouse: deps.warehouse });
     },
     { prefix: '/api/v1' },
   );

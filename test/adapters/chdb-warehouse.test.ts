@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ChdbWarehouse } from '../../src/adapters/warehouse/chdb-warehouse.ts';
 import { toBackendError } from '../../src/adapters/warehouse/clickhouse-errors.ts';
+import { warehouseInsightsContract } from '../contracts/warehouse-insights.contract.ts';
 import { warehouseContract } from '../contracts/warehouse.contract.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import type { TempDir } from '../helpers/tmp.ts';
@@ -24,11 +25,14 @@ after(async () => {
   await tmp.cleanup();
 });
 
-warehouseContract('chdb', (database) => {
+const makeChdb = (database: string) => {
   const warehouse = new ChdbWarehouse({ path, database });
   // The directory goes with the file; closing the session is all a test leaves behind.
   return Promise.resolve({ warehouse, cleanup: () => warehouse.close() });
-});
+};
+
+warehouseContract('chdb', makeChdb);
+warehouseInsightsContract('chdb', makeChdb);
 
 void describe('ChdbWarehouse', () => {
   const range = { from: new Date(Date.UTC(2026, 0, 1)), to: new Date(Date.UTC(2027, 0, 1)) };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { before, describe, it, type TestContext } from 'node:test';
 import { ClickhouseWarehouse } from '../../src/adapters/warehouse/clickhouse-warehouse.ts';
 import type { EventRow } from '../../src/ports/warehouse.ts';
+import { warehouseInsightsContract } from '../contracts/warehouse-insights.contract.ts';
 import { warehouseContract } from '../contracts/warehouse.contract.ts';
 import { engineConfig, unreachable } from '../helpers/engines.ts';
 import { assertSameAnswers, clickhouseSql, messyRanges, messyTraffic, newDatabase } from '../helpers/warehouse-fixtures.ts';
@@ -75,9 +76,10 @@ const dropDatabase = async (database: string): Promise<void> => {
 const clusterWarehouse = (database: string): ClickhouseWarehouse =>
   new ClickhouseWarehouse({ ...engineConfig.warehouse.clickhouse, database, cluster });
 
-warehouseContract('clickhouse-cluster', (database) =>
-  Promise.resolve({ warehouse: clusterWarehouse(database), cleanup: () => dropDatabase(database) }),
-);
+const makeClustered = (database: string) => Promise.resolve({ warehouse: clusterWarehouse(database), cleanup: () => dropDatabase(database) });
+warehouseContract('clickhouse-cluster', makeClustered);
+// Fewer property runs: every query crosses both shards.
+warehouseInsightsContract('clickhouse-cluster', makeClustered, { propertyRuns: 10 });
 
 /** A started, migrated cluster warehouse on a database of its own, closed and dropped after the test. */
 async function fresh(t: TestContext, database = newDatabase()): Promise<{ w: ClickhouseWarehouse; db: string }> {
@@ -197,7 +199,7 @@ void describe('ClickhouseWarehouse on a cluster', () => {
     assert.deepEqual(await w.summary(ALL), { events: 120, users: 60, by_type: { view: 60, click: 60 } });
     const shard = hosts.find((h) => h.shard === placed.get(first.user_id))?.address ?? '';
     for (const table of ['events_local', 'event_keys_local']) {
-      const copies = await rowsOf<{ n: string }>(`SELECT count() AS n FROM remote('${shard}', ${db}, ${table}) WHERE event_id = toUUID('${first.event_id}')`);
+      const copies: { n: string }[] = await rowsOf<{ n: string }>(`SELECT count() AS n FROM remote('${shard}', ${db}, ${table}) WHERE event_id = toUUID('${first.event_id}')`);
       assert.equal(Number(copies[0]?.n), 1, table);
     }
   });

@@ -9,6 +9,7 @@ import { dialectFor } from '../../src/adapters/warehouse/clickhouse-dialect.ts';
 import { ClickhouseWarehouse, type ClickhouseWarehouseOptions } from '../../src/adapters/warehouse/clickhouse-warehouse.ts';
 import { BackendError } from '../../src/domain/errors.ts';
 import type { EventRow } from '../../src/ports/warehouse.ts';
+import { warehouseInsightsContract } from '../contracts/warehouse-insights.contract.ts';
 import { warehouseContract } from '../contracts/warehouse.contract.ts';
 import { engineConfig, unreachable } from '../helpers/engines.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
@@ -33,12 +34,13 @@ const dropDatabase = async (database: string): Promise<void> => {
   await sql(`DROP DATABASE IF EXISTS ${database}`);
 };
 
-warehouseContract('clickhouse-server', (database) =>
+const makeServer = (database: string) =>
   Promise.resolve({
     warehouse: new ClickhouseWarehouse({ url, username, password, database }),
     cleanup: () => dropDatabase(database),
-  }),
-);
+  });
+warehouseContract('clickhouse-server', makeServer);
+warehouseInsightsContract('clickhouse-server', makeServer);
 
 /** A started, migrated warehouse on a database of its own, closed and dropped after the test. */
 async function fresh(t: TestContext, options: Partial<ClickhouseWarehouseOptions> = {}): Promise<{ w: ClickhouseWarehouse; db: string }> {
