@@ -17,6 +17,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { EventsService } from '../services/events.service.ts';
 import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
+import dashboardRoutes from './dashboard.routes.ts';
 import insightsRoutes from './insights.routes.ts';
 import auth, { type JwtVerifier } from './auth.ts';
 import body from './body.ts';
@@ -141,6 +142,7 @@ export async function buildServer(deps: ApiDeps) {
 
   const dependencies: Record<string, Lifecycle> = { event_log: deps.log, warehouse: deps.warehouse, store: deps.store };
   await app.register(opsRoutes, { dependencies, metrics });
+  await app.register(dashboardRoutes);
 
   const ugc = new UgcService(deps.store);
   const events = new EventsService({ log: deps.log, metrics }, config.events.topic);
