@@ -11,7 +11,7 @@ import { type ClickhouseExecutor, SqlWarehouse } from './sql-warehouse.ts';
  * (`queryAsync`), and inserts hand the JSONEachRow payload to the engine's own parser.
  * A session directory can be open in one process only.
  */
-class ChdbExecutor implements ClickhouseExecutor {
+export class ChdbExecutor implements ClickhouseExecutor {
   readonly kind = 'chdb';
   #path: string;
   #session: Session | undefined;

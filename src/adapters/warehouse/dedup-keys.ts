@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EventRow } from '../../ports/warehouse.ts';
 import { quote } from './clickhouse-dialect.ts';
 import type { Migration } from './migrations.ts';
@@ -7,8 +8,10 @@ import { type SchemaContext, onCluster, shardedTable } from './table-ddl.ts';
 /**
  * Load-time deduplication, the warehouse side. `event_keys` holds the `(user_id, event_id)` of
  * every event loaded in the last `window` (and a little more: whole days are dropped), sorted by
- * that key with small granules, so looking up a batch's keys reads a few granules per key, not
- * the events. Before a batch is loaded its keys are looked up; an event whose key is there is
+ * `h`, a 64-bit hash of the pair (the first 8 bytes of its MD5, which JavaScript and every
+ * ClickHouse compute alike), in small granules: looking up a batch's keys is one `h IN (…)`
+ * query that reads about one granule of one 8-byte column per key, however large the window.
+ * Hash collisions cost nothing but a row read: the pair itself is compared. Before a batch is loaded its keys are looked up; an event whose key is there is
  * skipped, so a replayed batch and a client's re-send within the window never become a second row.
  *
  * Keys are written *before* their events: a crash in between leaves keys without events
@@ -19,8 +22,13 @@ import { type SchemaContext, onCluster, shardedTable } from './table-ddl.ts';
  * Users never share keys: two users' events with one event_id are two events.
  */
 
-/** Keys per lookup query: 1,000 keys keep the statement far below max_query_size (256 KiB). */
-const LOOKUP_CHUNK = 1_000;
+/** Keys per lookup query: 5,000 hashes (≤ 21 characters each) keep it below max_query_size (256 KiB). */
+const LOOKUP_CHUNK = 5_000;
+
+/** `h` of a key, as SQL computes it in the backfill: `reinterpretAsUInt64(MD5(user_id || '\0' || event_id))`. */
+export function keyHash(userId: string, eventId: string): string {
+  return createHash('md5').update(`${userId}\u0000${eventId}`).digest().readBigUInt64LE(0).toString();
+}
 
 export function dedupKeysMigration(version: number): Migration {
   return {
@@ -32,15 +40,15 @@ export function dedupKeysMigration(version: number): Migration {
       ...shardedTable(
         ctx,
         'event_keys',
-        `user_id String, event_id UUID, occurred_at ${ctx.d.timestamp}, loaded_at DateTime DEFAULT now()`,
+        `h UInt64, user_id String, event_id UUID, occurred_at ${ctx.d.timestamp}, loaded_at DateTime DEFAULT now()`,
         'ReplacingMergeTree',
-        'PARTITION BY toDate(loaded_at) ORDER BY (user_id, event_id) SETTINGS index_granularity = 1024',
+        'PARTITION BY toDate(loaded_at) ORDER BY h SETTINGS index_granularity = 256',
         'cityHash64(user_id)',
       ),
       // The keys of what is already loaded, so an upgrade does not reload recent re-sends. Only
       // into an empty table: the statement may run again after a crash mid-migration.
-      `INSERT INTO ${ctx.db}.event_keys (user_id, event_id, occurred_at)
-       SELECT user_id, event_id, min(occurred_at) FROM ${ctx.db}.events
+      `INSERT INTO ${ctx.db}.event_keys (h, user_id, event_id, occurred_at)
+       SELECT reinterpretAsUInt64(MD5(concat(user_id, '\\0', toString(event_id)))), user_id, event_id, min(occurred_at) FROM ${ctx.db}.events
        WHERE (SELECT count() FROM ${ctx.db}.event_keys) = 0 GROUP BY user_id, event_id`,
     ],
   };
@@ -92,8 +100,9 @@ export async function planLoad(
   const wanted = new Set(firsts.map((r) => eventKey(r.user_id, r.event_id)));
   const found: KeyRow[] = [];
   for (const part of chunks(firsts, LOOKUP_CHUNK)) {
+    const hashes = part.map((r) => keyHash(r.user_id, r.event_id)).join(', ');
     const { data } = await exec.select<KeyRow>(
-      `SELECT user_id, toString(event_id) AS event_id, occurred_at AS occurred FROM ${ctx.db}.event_keys WHERE ${keyFilter(part)}`,
+      `SELECT user_id, toString(event_id) AS event_id, occurred_at AS occurred FROM ${ctx.db}.event_keys WHERE h IN (${hashes})`,
     );
     found.push(...data.filter((k) => wanted.has(eventKey(k.user_id, k.event_id))));
   }
@@ -123,7 +132,10 @@ async function loadedEvents(exec: ClickhouseExecutor, ctx: SchemaContext, keys: 
 
 /** The JSONEachRow body of the keys of `rows`. */
 export function keysBody(ctx: SchemaContext, rows: readonly EventRow[]): string {
-  return rows.map((r) => JSON.stringify({ user_id: r.user_id, event_id: r.event_id, occurred_at: ctx.d.timeValue(r.occurred_at) })).join('\n');
+  // `h` is a decimal string: JSON numbers lose precision beyond 2^53, and ClickHouse parses quoted UInt64s.
+  return rows
+    .map((r) => JSON.stringify({ h: keyHash(r.user_id, r.event_id), user_id: r.user_id, event_id: r.event_id, occurred_at: ctx.d.timeValue(r.occurred_at) }))
+    .join('\n');
 }
 
 /**

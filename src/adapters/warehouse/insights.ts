@@ -53,7 +53,7 @@ export async function eventSeries(
   const z = quote(tz);
   const key = interval === 'hour' ? `toUnixTimestamp(toStartOfHour(bucket, ${z}))` : `toString(toDate(bucket, ${z}))`;
   const { data } = await exec.select<{ k: string | number; type: string; c: string }>(
-    `SELECT ${key} AS k, type, countMerge(n) AS c FROM (${rollupSource(ctx, EVENTS_15M, range)}) GROUP BY k, type ORDER BY k, type`,
+    `SELECT ${key} AS k, type, countMerge(n) AS c FROM (${rollupSource(ctx, EVENTS_15M, range, '1', ['bucket', 'type', 'n'])}) GROUP BY k, type ORDER BY k, type`,
   );
   const buckets = new Map<string, SeriesBucket>();
   for (const r of data) {
@@ -76,7 +76,7 @@ export async function activeUsers(
   const unit = { day: 'toDate', week: 'toMonday', month: 'toStartOfMonth' }[interval];
   const { data } = await exec.select<{ k: string; u: string }>(
     `SELECT toString(${unit}(bucket, ${quote(tz)})) AS k, uniqMerge(users) AS u
-     FROM (${rollupSource(ctx, EVENTS_15M, range)}) GROUP BY k HAVING u > 0 ORDER BY k`,
+     FROM (${rollupSource(ctx, EVENTS_15M, range, '1', ['bucket', 'users'])}) GROUP BY k HAVING u > 0 ORDER BY k`,
   );
   return data.map((r) => ({ start: localMidnight(r.k, tz), date: r.k, users: Number(r.u) }));
 }
@@ -87,7 +87,7 @@ export async function topElements(
   const filter = `type = ${quote(options.type)}${options.kind === undefined ? '' : ` AND element_kind = ${quote(options.kind)}`}`;
   const { data } = await exec.select<{ kind: string; id: string; c: string; u: string }>(
     `SELECT element_kind AS kind, element_id AS id, countMerge(n) AS c, uniqMerge(users) AS u
-     FROM (${rollupSource(ctx, ELEMENTS_DAILY, range, filter)})
+     FROM (${rollupSource(ctx, ELEMENTS_DAILY, range, filter, ['element_kind', 'element_id', 'n', 'users'])})
      GROUP BY kind, id ORDER BY c DESC, u DESC, kind, id LIMIT ${Math.trunc(options.limit)}`,
   );
   return data.map((r) => ({ kind: r.kind, id: r.id, events: Number(r.c), users: Number(r.u) }));
@@ -99,7 +99,7 @@ export async function filmReport(exec: ClickhouseExecutor, ctx: SchemaContext, f
   const { data } = await exec.select<{ views: string; viewers: string; watch_ms: string }>(
     `SELECT countMergeIf(n, type IN ${VIEWS}) AS views, uniqMergeIf(users, type IN ${VIEWING}) AS viewers,
             sumMergeIf(watch_ms, type IN ${WATCHED}) AS watch_ms
-     FROM (${rollupSource(ctx, FILMS_DAILY, range, { rollup: `film = ${id}`, events: film })})`,
+     FROM (${rollupSource(ctx, FILMS_DAILY, range, { rollup: `film = ${id}`, events: film }, ['type', 'n', 'watch_ms', 'users'])})`,
   );
   const totals = data[0] ?? { views: '0', viewers: '0', watch_ms: '0' };
   const viewers = Number(totals.viewers);

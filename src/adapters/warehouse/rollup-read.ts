@@ -1,5 +1,5 @@
 import type { TimeRange } from '../../ports/warehouse.ts';
-import type { Rollup } from './rollups-schema.ts';
+import { type Rollup, columnNames, viewSelect } from './rollups-schema.ts';
 import type { SchemaContext } from './table-ddl.ts';
 
 /**
@@ -34,22 +34,25 @@ function bucketLiteral(rollup: Rollup, t: Date): string {
 }
 
 /**
- * A subquery with the rollup's columns (`rollup.names`) holding exactly the events of `range`
- * that pass `filter`: one condition on columns both the rollup and `events` have, or one for each.
+ * A subquery with the rollup's columns named in `names` (all by default: read only what the
+ * query needs, states are the heavy part) holding exactly the events of `range` that pass
+ * `filter`: one condition on columns both the rollup and `events` have, or one for each.
  */
 export function rollupSource(
-  ctx: SchemaContext, rollup: Rollup, range: TimeRange, filter: string | { rollup: string; events: string } = '1',
+  ctx: SchemaContext, rollup: Rollup, range: TimeRange, filter: string | { rollup: string; events: string } = '1', names: readonly string[] = columnNames(rollup),
 ): string {
   const filters = typeof filter === 'string' ? { rollup: filter, events: filter } : filter;
   const { inner, edges } = splitRange(range, rollup.bucketMs);
-  const bucket = rollup.names[0] ?? 'bucket';
+  const bucket = rollup.keys[0]?.name ?? 'bucket';
+  const view = viewSelect(ctx, rollup, names);
   const innerWhere =
     inner === null ? '0' : `${bucket} >= ${bucketLiteral(rollup, inner.from)} AND ${bucket} < ${bucketLiteral(rollup, inner.to)}`;
   const edgeWhere =
     edges.length === 0
       ? '0'
       : edges.map((e) => `(occurred_at >= ${ctx.d.timeLiteral(e.from)} AND occurred_at < ${ctx.d.timeLiteral(e.to)})`).join(' OR ');
-  return `SELECT ${rollup.names.join(', ')} FROM ${ctx.db}.${rollup.name} WHERE ${innerWhere} AND ${filters.rollup}
+  const ordered = columnNames(rollup).filter((n) => names.includes(n));
+  return `SELECT ${ordered.join(', ')} FROM ${ctx.db}.${rollup.name} WHERE ${innerWhere} AND ${filters.rollup}
           UNION ALL
-          SELECT ${rollup.select(ctx)} FROM ${ctx.db}.events WHERE (${edgeWhere}) AND ${rollup.where} AND ${filters.events} GROUP BY ${rollup.groupBy}`;
+          SELECT ${view.select} FROM ${ctx.db}.events WHERE (${edgeWhere}) AND ${rollup.where} AND ${filters.events} ${view.groupBy}`;
 }

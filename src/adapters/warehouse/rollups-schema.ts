@@ -16,58 +16,72 @@ import { type SchemaContext, onCluster, shardedTable, storedTable } from './tabl
  *   view's `assumeNotNull(film_id) AS film_id` would turn its `isNotNull(film_id)` into `1`);
  * - `elements_daily`: per UTC day × element kind × element id × type — what gets clicked.
  */
+/** A column of a rollup: its name and type, and how the view computes it from `events`. */
+export interface RollupColumn {
+  name: string;
+  type: (ctx: SchemaContext) => string;
+  expr: (ctx: SchemaContext) => string;
+}
+
 export interface Rollup {
   name: string;
-  /** Its columns, in the order of `select`'s aliases. */
-  names: readonly string[];
-  /** The column of its bucket: `bucket` (DateTime, 15 min) or `day` (Date). */
+  /** Bucket width in ms: 15 minutes (`bucket`, DateTime) or a day (`day`, Date). */
   bucketMs: number;
-  columns: (ctx: SchemaContext) => string;
-  orderBy: string;
-  /** Group-by columns and state columns of the view, over `events` (aliases = column names). */
-  select: (ctx: SchemaContext) => string;
-  groupBy: string;
+  /** Grouping columns, the bucket first; they are the sorting key. */
+  keys: readonly RollupColumn[];
+  /** Aggregate-state columns. */
+  states: readonly RollupColumn[];
+  /** Which events the rollup holds (a condition on `events` columns). */
   where: string;
 }
 
 const lc = (ctx: SchemaContext): string => ctx.d.lowCardinality('String');
+const col = (name: string, type: (ctx: SchemaContext) => string, expr: (ctx: SchemaContext) => string = () => name): RollupColumn => ({ name, type, expr });
+const TYPE = col('type', lc);
+const N = col('n', () => 'AggregateFunction(count)', () => 'countState()');
+const USERS = col('users', () => 'AggregateFunction(uniq, String)', () => 'uniqState(user_id)');
+const DAY = col('day', () => 'Date', (ctx) => ctx.d.day('occurred_at'));
 
-export const [EVENTS_15M, FILMS_DAILY, ELEMENTS_DAILY] = [
-  {
-    name: 'events_15m',
-    names: ['bucket', 'type', 'n', 'users'],
-    bucketMs: 900_000,
-    columns: (ctx) => `bucket DateTime('UTC'), type ${lc(ctx)}, n AggregateFunction(count), users AggregateFunction(uniq, String)`,
-    orderBy: 'PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, type)',
-    select: (ctx) => `toStartOfFifteenMinutes(${ctx.d.seconds('occurred_at')}) AS bucket, type, countState() AS n, uniqState(user_id) AS users`,
-    groupBy: 'bucket, type',
-    where: '1',
-  },
-  {
-    name: 'films_daily',
-    names: ['day', 'film', 'type', 'n', 'watch_ms', 'users'],
-    bucketMs: 86_400_000,
-    columns: (ctx) =>
-      `day Date, film UUID, type ${lc(ctx)}, n AggregateFunction(count), watch_ms AggregateFunction(sum, UInt64), users AggregateFunction(uniq, String)`,
-    orderBy: 'PARTITION BY toYYYYMM(day) ORDER BY (day, film, type)',
-    select: (ctx) =>
-      `${ctx.d.day('occurred_at')} AS day, assumeNotNull(film_id) AS film, type, countState() AS n, sumState(duration_ms) AS watch_ms, uniqState(user_id) AS users`,
-    groupBy: 'day, film, type',
-    where: 'isNotNull(film_id)',
-  },
-  {
-    name: 'elements_daily',
-    names: ['day', 'element_kind', 'element_id', 'type', 'n', 'users'],
-    bucketMs: 86_400_000,
-    columns: (ctx) => `day Date, element_kind ${lc(ctx)}, element_id String, type ${lc(ctx)}, n AggregateFunction(count), users AggregateFunction(uniq, String)`,
-    orderBy: 'PARTITION BY toYYYYMM(day) ORDER BY (day, element_kind, element_id, type)',
-    select: (ctx) => `${ctx.d.day('occurred_at')} AS day, element_kind, element_id, type, countState() AS n, uniqState(user_id) AS users`,
-    groupBy: 'day, element_kind, element_id, type',
-    where: "element_kind != ''",
-  },
-] as const satisfies readonly Rollup[];
+export const EVENTS_15M: Rollup = {
+  name: 'events_15m',
+  bucketMs: 900_000,
+  keys: [col('bucket', () => "DateTime('UTC')", (ctx) => `toStartOfFifteenMinutes(${ctx.d.seconds('occurred_at')})`), TYPE],
+  states: [N, USERS],
+  where: '1',
+};
+
+export const FILMS_DAILY: Rollup = {
+  name: 'films_daily',
+  bucketMs: 86_400_000,
+  keys: [DAY, col('film', () => 'UUID', () => 'assumeNotNull(film_id)'), TYPE],
+  states: [N, col('watch_ms', () => 'AggregateFunction(sum, UInt64)', () => 'sumState(duration_ms)'), USERS],
+  where: 'isNotNull(film_id)',
+};
+
+export const ELEMENTS_DAILY: Rollup = {
+  name: 'elements_daily',
+  bucketMs: 86_400_000,
+  keys: [DAY, col('element_kind', lc), col('element_id', () => 'String'), TYPE],
+  states: [N, USERS],
+  where: "element_kind != ''",
+};
 
 export const ROLLUPS: readonly Rollup[] = [EVENTS_15M, FILMS_DAILY, ELEMENTS_DAILY];
+
+/** Every column name of a rollup, keys first. */
+export const columnNames = (r: Rollup): string[] => [...r.keys, ...r.states].map((c) => c.name);
+
+/**
+ * The view's SELECT list over `events` for the rollup's columns named in `names` (all by
+ * default) — an alias equal to a column name only where the expression is that column — and the
+ * matching GROUP BY of the keys among them.
+ */
+export function viewSelect(ctx: SchemaContext, r: Rollup, names: readonly string[] = columnNames(r)): { select: string; groupBy: string } {
+  const chosen = [...r.keys, ...r.states].filter((c) => names.includes(c.name));
+  const select = chosen.map((c) => (c.expr(ctx) === c.name ? c.name : `${c.expr(ctx)} AS ${c.name}`)).join(', ');
+  const keys = r.keys.filter((c) => names.includes(c.name)).map((c) => c.name);
+  return { select, groupBy: keys.length === 0 ? '' : `GROUP BY ${keys.join(', ')}` };
+}
 
 /**
  * Each rollup's table, then its backfill from the events already loaded (one row per
@@ -80,14 +94,20 @@ export function rollupsMigration(version: number): Migration {
     version,
     name: 'rollups: events_15m, films_daily, elements_daily',
     statements: (ctx) =>
-      ROLLUPS.flatMap((r) => [
-        ...shardedTable(ctx, r.name, r.columns(ctx), 'AggregatingMergeTree', r.orderBy, 'rand()'),
-        `INSERT INTO ${ctx.db}.${r.name}
-         SELECT ${r.select(ctx)} FROM (${firstCopiesOfEvents(ctx)})
-         WHERE ${r.where} AND (SELECT count() FROM ${ctx.db}.${r.name}) = 0 GROUP BY ${r.groupBy}`,
-        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${ctx.db}.${r.name}_mv${onCluster(ctx)} TO ${storedTable(ctx, r.name)}
-         AS SELECT ${r.select(ctx)} FROM ${storedTable(ctx, 'events')} WHERE ${r.where} GROUP BY ${r.groupBy}`,
-      ]),
+      ROLLUPS.flatMap((r) => {
+        const columns = [...r.keys, ...r.states].map((c) => `${c.name} ${c.type(ctx)}`).join(', ');
+        const bucket = r.keys[0]?.name ?? 'day';
+        const order = `PARTITION BY toYYYYMM(${bucket}) ORDER BY (${r.keys.map((c) => c.name).join(', ')})`;
+        const { select, groupBy } = viewSelect(ctx, r);
+        return [
+          ...shardedTable(ctx, r.name, columns, 'AggregatingMergeTree', order, 'rand()'),
+          `INSERT INTO ${ctx.db}.${r.name}
+           SELECT ${select} FROM (${firstCopiesOfEvents(ctx)})
+           WHERE ${r.where} AND (SELECT count() FROM ${ctx.db}.${r.name}) = 0 ${groupBy}`,
+          `CREATE MATERIALIZED VIEW IF NOT EXISTS ${ctx.db}.${r.name}_mv${onCluster(ctx)} TO ${storedTable(ctx, r.name)}
+           AS SELECT ${select} FROM ${storedTable(ctx, 'events')} WHERE ${r.where} ${groupBy}`,
+        ];
+      }),
   };
 }
 

@@ -150,7 +150,7 @@ export class SqlWarehouse implements Warehouse {
     const { data } = await this.#exec.select<{ types: string[]; counts: (string | number)[]; users: string | number }>(
       `SELECT groupArray(t) AS types, groupArray(c) AS counts, uniqMerge(u) AS users
        FROM (SELECT type AS t, countMerge(n) AS c, uniqMergeState(users) AS u
-             FROM (${rollupSource(this.#schema, EVENTS_15M, range)}) GROUP BY t)`,
+             FROM (${rollupSource(this.#schema, EVENTS_15M, range, '1', ['type', 'n', 'users'])}) GROUP BY t)`,
     );
     const row = data[0] ?? { types: [], counts: [], users: 0 };
     const by_type: Record<string, number> = {};
@@ -168,7 +168,7 @@ export class SqlWarehouse implements Warehouse {
       `SELECT toString(f) AS film_id,
               countMergeIf(n, type IN ('view', 'playback_start')) AS views,
               sumMergeIf(watch_ms, type IN ('view', 'playback_progress', 'playback_stop')) AS watch_ms
-       FROM (SELECT film AS f, type, n, watch_ms FROM (${rollupSource(this.#schema, FILMS_DAILY, range)}))
+       FROM (SELECT film AS f, type, n, watch_ms FROM (${rollupSource(this.#schema, FILMS_DAILY, range, '1', ['film', 'type', 'n', 'watch_ms'])}))
        GROUP BY f ORDER BY ${order}, film_id LIMIT ${Math.trunc(limit)}`,
     );
     return data.map((r) => ({ film_id: r.film_id, views: Number(r.views), watch_seconds: Number(r.watch_ms) / 1000 }));
