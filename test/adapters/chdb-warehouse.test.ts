@@ -112,6 +112,37 @@ void describe('ChdbWarehouse', () => {
     }
   });
 
+  void it('trims the dedup window by whole load-days that ended before the window began, and keeps the rest', async () => {
+    const database = `t_${randomBytes(6).toString('hex')}`;
+    const src = (file: string) => JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../src/adapters/warehouse', file)).href);
+    const script = `
+      import { ChdbExecutor } from ${src('chdb-warehouse.ts')};
+      import { SqlWarehouse } from ${src('sql-warehouse.ts')};
+      import { dialectFor } from ${src('clickhouse-dialect.ts')};
+      import { trimKeys } from ${src('dedup-keys.ts')};
+      const exec = new ChdbExecutor(${JSON.stringify(path)});
+      const w = new SqlWarehouse(exec, { database: ${JSON.stringify(database)} });
+      await w.start();
+      await w.migrate();
+      const now = new Date('2026-05-10T12:00:00Z');
+      for (const day of ['2026-05-06', '2026-05-07', '2026-05-08', '2026-05-09', '2026-05-10']) {
+        await exec.command("INSERT INTO ${database}.event_keys (h, user_id, event_id, occurred_at, loaded_at) VALUES (1, 'u', generateUUIDv4(), now64(3), toDateTime('" + day + " 23:59:59', 'UTC'))");
+      }
+      const ctx = { db: ${JSON.stringify(database)}, d: dialectFor('26.1'), cluster: undefined };
+      const dropped = await trimKeys(exec, ctx, 48 * 3600000, now);
+      const { data } = await exec.select('SELECT groupArray(d) AS days FROM (SELECT DISTINCT toString(toDate(loaded_at)) AS d FROM ${database}.event_keys ORDER BY d)');
+      console.log(JSON.stringify({ dropped: dropped.sort(), kept: data[0].days }));
+      await w.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let [stdout, stderr] = ['', ''];
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+    // 48 h before 2026-05-10 12:00 is 05-08 12:00: the load-days 05-06 and 05-07 ended before it, 05-08 did not.
+    assert.deepEqual(JSON.parse(stdout.trim()), { dropped: ['20260506', '20260507'], kept: ['2026-05-08', '2026-05-09', '2026-05-10'] });
+  });
+
   void it('maps ClickHouse data errors to non-retriable and every other failure to retriable', () => {
     const chdbError = (code: number, name: string): Error => new Error(`Code: ${code}. DB::Exception: something. (${name})`);
     assert.equal(toBackendError(chdbError(376, 'CANNOT_PARSE_UUID'), 'insert').retriable, false);

@@ -236,9 +236,12 @@ export function warehouseContract(
       const lost = row({ user_id: 'a', type: 'view' });
       // A failed insert (the bad row) leaves the keys of its whole batch behind.
       await assert.rejects(w.insertEvents([lost, { ...row(), event_id: 'not-a-uuid' }]));
+      // The next copy to come is a re-send with another time: it is loaded, once.
+      const resend: EventRow = { ...lost, occurred_at: at(7_000), received_at: at(7_000) };
+      await w.insertEvents([resend]);
       await w.insertEvents([lost]);
-      await w.insertEvents([lost]);
-      assert.deepEqual(await w.userEvents('a', ALL, 10), [stored(lost)]);
+      await w.insertEvents([resend, lost]);
+      assert.deepEqual(await w.userEvents('a', ALL, 10), [stored(resend)]);
       assert.deepEqual(await w.summary(ALL), { events: 1, users: 1, by_type: { view: 1 } });
     });
 

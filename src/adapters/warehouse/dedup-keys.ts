@@ -89,7 +89,8 @@ interface KeyRow {
 
 /**
  * What of `rows` to load: the first copy of each event whose key is not loaded yet, or is loaded
- * but its event is not (an orphan). `newKeys` are the keys to write before the rows.
+ * but its event is not (an orphan). `newKeys` are the keys to write before the rows (all of them:
+ * an orphan's key again, with the time of the copy loaded now).
  */
 export async function planLoad(
   exec: ClickhouseExecutor,
@@ -107,12 +108,11 @@ export async function planLoad(
     found.push(...data.filter((k) => wanted.has(eventKey(k.user_id, k.event_id))));
   }
   if (found.length === 0) return { rows: firsts, newKeys: firsts };
-  const known = new Set(found.map((k) => eventKey(k.user_id, k.event_id)));
   const loaded = await loadedEvents(exec, ctx, found);
-  return {
-    rows: firsts.filter((r) => !loaded.has(eventKey(r.user_id, r.event_id))),
-    newKeys: firsts.filter((r) => !known.has(eventKey(r.user_id, r.event_id))),
-  };
+  // An orphan's key is written again with this copy's time: the copy loaded now may not be the
+  // one whose key is there, and the check above finds an event by its key's time.
+  const toLoad = firsts.filter((r) => !loaded.has(eventKey(r.user_id, r.event_id)));
+  return { rows: toLoad, newKeys: toLoad };
 }
 
 /** Which of the found keys have their event in `events` (the key carries the event's stored time). */
@@ -139,13 +139,14 @@ export function keysBody(ctx: SchemaContext, rows: readonly EventRow[]): string 
 }
 
 /**
- * Drops the load-day partitions of `event_keys` older than the window (plus the day in
- * progress), on every shard. Returns the partitions dropped.
+ * Drops the load-day partitions of `event_keys` that ended before the window began, on every
+ * shard: keys stay between `windowMs` and `windowMs` + 1 day. Returns the partition ids dropped.
  */
 export async function trimKeys(exec: ClickhouseExecutor, ctx: SchemaContext, windowMs: number, now: Date): Promise<string[]> {
   const table = ctx.cluster === undefined ? 'event_keys' : 'event_keys_local';
-  // Partition ids of a `toDate` key are YYYYMMDD, so they compare as text.
-  const oldest = new Date(now.getTime() - windowMs - 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+  // A load-day ends before the window starts iff it is before the window's first day. Partition
+  // ids of a `toDate` key are YYYYMMDD, so they compare as text.
+  const oldest = new Date(now.getTime() - windowMs).toISOString().slice(0, 10).replaceAll('-', '');
   const { data } = await exec.select<{ id: string }>(
     `SELECT DISTINCT partition_id AS id FROM system.parts WHERE database = ${quote(ctx.db)} AND table = ${quote(table)} AND active`,
   );

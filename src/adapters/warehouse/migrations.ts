@@ -13,13 +13,15 @@ export { type SchemaContext, onCluster } from './table-ddl.ts';
  * `*_local` ReplicatedReplacingMergeTree on each shard's replicas, and the name the queries use
  * is a Distributed table over it, sharded by user so a user's events (and any re-sent copy of
  * one) sit on one shard, where replacing-merge deduplication can see them.
+ *
+ * 1: `events`; 2: `event_keys`, the load-time dedup window (`dedup-keys.ts`); 3: the rollups and
+ * their materialized views (`rollups-schema.ts`).
  */
 export interface Migration {
   version: number;
   name: string;
   statements: (ctx: SchemaContext) => string[];
 }
-
 
 /** A replacing table, replicated when on a cluster; `name` is the table queries use. */
 function replacingTable(ctx: SchemaContext, name: string, columns: string, rest: string, shardingKey: string): string[] {
@@ -31,10 +33,9 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'events table',
     statements: (ctx) =>
-      // ReplacingMergeTree collapses rows with the same sorting key, so a batch the ETL loads
-      // twice (crash before the offset commit) merges back to one row per event; queries still
-      // group by event_id so counts are exact before merges happen and for an event_id a client
-      // re-sent with different content. The key starts with the day so range scans (top films,
+      // ReplacingMergeTree collapses rows with the same sorting key: the safety net behind
+      // load-time deduplication (`event_keys`) for identical copies loaded at the same moment by
+      // two ETL processes during a rebalance. The key starts with the day so range scans (top films,
       // summaries) read only the days asked for, then the user so per-user timelines are a
       // contiguous range within each day.
       replacingTable(
