@@ -110,6 +110,8 @@ export const analytics: Bench = {
         rows,
       };
 
+      console.log(`(queries measured at ${new Date().toISOString()}; load path next)\n${JSON.stringify(rows)}\n`);
+
       // uniq's error against the exact count, on the numbers the dashboard shows.
       const summary = await warehouse.summary(range);
       const [exact] = await q<{ u: string }>(`SELECT uniqExact(user_id) AS u FROM ${db}.events WHERE ${where}`);

@@ -169,6 +169,15 @@ export function warehouseContract(
       assert.deepEqual((await w.summary(ALL)).events, 4);
     });
 
+    void it('replays a large batch of the longest user ids without a statement growing past max_query_size', async () => {
+      const w = await fresh();
+      // 64-character ids full of characters SQL must escape: the longest lookups there can be.
+      const batch = Array.from({ length: 6_000 }, (_, i) => row({ user_id: `${"'\\".repeat(29)}${String(i).padStart(6, '0')}`, occurred_at: at(i) }));
+      await w.insertEvents(batch);
+      await w.insertEvents(batch);
+      assert.deepEqual(await w.summary(ALL), { events: 6_000, users: 6_000, by_type: { click: 6_000 } });
+    });
+
     void it('keeps the first loaded copy of a re-sent event_id and never loads another', async () => {
       const w = await fresh();
       const f = film();

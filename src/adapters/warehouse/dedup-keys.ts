@@ -25,6 +25,9 @@ import { type SchemaContext, onCluster, shardedTable } from './table-ddl.ts';
 /** Keys per lookup query: 5,000 hashes (≤ 21 characters each) keep it below max_query_size (256 KiB). */
 const LOOKUP_CHUNK = 5_000;
 
+/** Keys per check against `events`: each names its user and event id (≤ 64 + 39 characters), 1,000 stay below max_query_size. */
+const VERIFY_CHUNK = 1_000;
+
 /** `h` of a key, as SQL computes it in the backfill: `reinterpretAsUInt64(MD5(user_id || '\0' || event_id))`. */
 export function keyHash(userId: string, eventId: string): string {
   return createHash('md5').update(`${userId}\u0000${eventId}`).digest().readBigUInt64LE(0).toString();
@@ -118,7 +121,7 @@ export async function planLoad(
 /** Which of the found keys have their event in `events` (the key carries the event's stored time). */
 async function loadedEvents(exec: ClickhouseExecutor, ctx: SchemaContext, keys: readonly KeyRow[]): Promise<Set<string>> {
   const loaded = new Set<string>();
-  for (const part of chunks(keys, LOOKUP_CHUNK)) {
+  for (const part of chunks(keys, VERIFY_CHUNK)) {
     const times = part.map((k) => Date.parse(ctx.d.readTime(k.occurred)));
     const [from, to] = [new Date(Math.min(...times)), new Date(Math.max(...times))];
     const { data } = await exec.select<{ user_id: string; event_id: string }>(
