@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EventRow } from '../../ports/warehouse.ts';
 import { quote } from './clickhouse-dialect.ts';
 import type { Migration } from './migrations.ts';
@@ -30,7 +30,7 @@ const VERIFY_CHUNK = 1_000;
 
 /** `h` of a key, as SQL computes it in the backfill: `reinterpretAsUInt64(MD5(user_id || '\0' || event_id))`. */
 export function keyHash(userId: string, eventId: string): string {
-  return createHash('md5').update(`${userId}\u0000${eventId}`).digest().readBigUInt64LE(0).toString();
+  return hash('md5', `${userId}\u0000${eventId}`, 'buffer').readBigUInt64LE(0).toString();
 }
 
 export function dedupKeysMigration(version: number): Migration {
@@ -91,31 +91,24 @@ interface KeyRow {
 }
 
 /**
- * What of `rows` to load: the first copy of each event whose key is not loaded yet, or is loaded
- * but its event is not (an orphan). `newKeys` are the keys to write before the rows (all of them:
- * an orphan's key again, with the time of the copy loaded now).
+ * Which of `firsts` (one copy per key, see `firstCopies`; `hashes[i]` is `firsts[i]`'s `keyHash`)
+ * are loaded already: their key is in `event_keys` and their event in `events`. The others are to
+ * load — new events, and orphans (key there, event not), whose key is written again with the
+ * time of the copy loaded now, as the check against `events` finds an event by its key's time.
  */
-export async function planLoad(
-  exec: ClickhouseExecutor,
-  ctx: SchemaContext,
-  rows: readonly EventRow[],
-): Promise<{ rows: EventRow[]; newKeys: EventRow[] }> {
-  const firsts = firstCopies(rows);
+export async function alreadyLoaded(
+  exec: ClickhouseExecutor, ctx: SchemaContext, firsts: readonly EventRow[], hashes: readonly string[],
+): Promise<Set<string>> {
   const wanted = new Set(firsts.map((r) => eventKey(r.user_id, r.event_id)));
   const found: KeyRow[] = [];
-  for (const part of chunks(firsts, LOOKUP_CHUNK)) {
-    const hashes = part.map((r) => keyHash(r.user_id, r.event_id)).join(', ');
+  for (let i = 0; i < hashes.length; i += LOOKUP_CHUNK) {
     const { data } = await exec.select<KeyRow>(
-      `SELECT user_id, toString(event_id) AS event_id, occurred_at AS occurred FROM ${ctx.db}.event_keys WHERE h IN (${hashes})`,
+      `SELECT user_id, toString(event_id) AS event_id, occurred_at AS occurred FROM ${ctx.db}.event_keys
+       WHERE h IN (${hashes.slice(i, i + LOOKUP_CHUNK).join(', ')})`,
     );
     found.push(...data.filter((k) => wanted.has(eventKey(k.user_id, k.event_id))));
   }
-  if (found.length === 0) return { rows: firsts, newKeys: firsts };
-  const loaded = await loadedEvents(exec, ctx, found);
-  // An orphan's key is written again with this copy's time: the copy loaded now may not be the
-  // one whose key is there, and the check above finds an event by its key's time.
-  const toLoad = firsts.filter((r) => !loaded.has(eventKey(r.user_id, r.event_id)));
-  return { rows: toLoad, newKeys: toLoad };
+  return found.length === 0 ? new Set() : loadedEvents(exec, ctx, found);
 }
 
 /** Which of the found keys have their event in `events` (the key carries the event's stored time). */
@@ -133,12 +126,9 @@ async function loadedEvents(exec: ClickhouseExecutor, ctx: SchemaContext, keys: 
   return loaded;
 }
 
-/** The JSONEachRow body of the keys of `rows`. */
-export function keysBody(ctx: SchemaContext, rows: readonly EventRow[]): string {
-  // `h` is a decimal string: JSON numbers lose precision beyond 2^53, and ClickHouse parses quoted UInt64s.
-  return rows
-    .map((r) => JSON.stringify({ h: keyHash(r.user_id, r.event_id), user_id: r.user_id, event_id: r.event_id, occurred_at: ctx.d.timeValue(r.occurred_at) }))
-    .join('\n');
+/** The JSONEachRow line of a key (`h` as a decimal string: JSON numbers lose precision beyond 2^53, ClickHouse parses quoted UInt64s). */
+export function keyLine(ctx: SchemaContext, r: EventRow, h: string): string {
+  return JSON.stringify({ h, user_id: r.user_id, event_id: r.event_id, occurred_at: ctx.d.timeValue(r.occurred_at) });
 }
 
 /**

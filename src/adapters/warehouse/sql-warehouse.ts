@@ -4,7 +4,7 @@ import type {
   Summary, TimeRange, Warehouse,
 } from '../../ports/warehouse.ts';
 import { type Dialect, dialectFor, quote } from './clickhouse-dialect.ts';
-import { keysBody, planLoad, trimKeys } from './dedup-keys.ts';
+import { alreadyLoaded, eventKey, firstCopies, keyHash, keyLine, trimKeys } from './dedup-keys.ts';
 import * as insights from './insights.ts';
 import { MIGRATIONS, type SchemaContext, migrationsTable, onCluster } from './migrations.ts';
 import { rollupSource } from './rollup-read.ts';
@@ -104,34 +104,39 @@ export class SqlWarehouse implements Warehouse {
 
   /**
    * Loads the events not loaded yet (by `(user_id, event_id)`, see `dedup-keys.ts`): their keys
-   * first, then the rows, in one statement each.
+   * first, then the rows, in one statement each. The JSON lines are built while the engine looks
+   * the keys up.
    */
   async insertEvents(rows: readonly EventRow[]): Promise<void> {
     if (rows.length === 0) return;
     const d = this.#d;
-    const plan = await planLoad(this.#exec, this.#schema, rows);
-    if (plan.newKeys.length > 0) await this.#exec.insertJsonEachRow(`${this.#db}.event_keys`, keysBody(this.#schema, plan.newKeys));
-    if (plan.rows.length > 0) {
-      const body = plan.rows
-        .map((r) =>
-          JSON.stringify({
-            event_id: r.event_id,
-            user_id: r.user_id,
-            type: r.type,
-            element_kind: r.element_kind,
-            element_id: r.element_id,
-            film_id: r.film_id,
-            description: r.description,
-            occurred_at: d.timeValue(r.occurred_at),
-            received_at: d.timeValue(r.received_at),
-            started_at: r.started_at === null ? null : d.timeValue(r.started_at),
-            ended_at: r.ended_at === null ? null : d.timeValue(r.ended_at),
-            duration_ms: r.duration_ms,
-            properties: JSON.stringify(r.properties),
-          }),
-        )
-        .join('\n');
-      await this.#exec.insertJsonEachRow(`${this.#db}.events`, body);
+    const firsts = firstCopies(rows);
+    const hashes = firsts.map((r) => keyHash(r.user_id, r.event_id));
+    const lookup = alreadyLoaded(this.#exec, this.#schema, firsts, hashes);
+    lookup.catch(() => undefined); // awaited below; not unhandled while the lines are built
+    const lines = firsts.map((r) =>
+      JSON.stringify({
+        event_id: r.event_id,
+        user_id: r.user_id,
+        type: r.type,
+        element_kind: r.element_kind,
+        element_id: r.element_id,
+        film_id: r.film_id,
+        description: r.description,
+        occurred_at: d.timeValue(r.occurred_at),
+        received_at: d.timeValue(r.received_at),
+        started_at: r.started_at === null ? null : d.timeValue(r.started_at),
+        ended_at: r.ended_at === null ? null : d.timeValue(r.ended_at),
+        duration_ms: r.duration_ms,
+        properties: JSON.stringify(r.properties),
+      }),
+    );
+    const keys = firsts.map((r, i) => keyLine(this.#schema, r, hashes[i] ?? ''));
+    const loaded = await lookup;
+    const keep = firsts.map((r) => !loaded.has(eventKey(r.user_id, r.event_id)));
+    if (keep.some(Boolean)) {
+      await this.#exec.insertJsonEachRow(`${this.#db}.event_keys`, keys.filter((_, i) => keep[i]).join('\n'));
+      await this.#exec.insertJsonEachRow(`${this.#db}.events`, lines.filter((_, i) => keep[i]).join('\n'));
     }
     await this.#trimKeys();
   }
