@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { analytics } from './analytics.bench.ts';
 import { etl } from './etl.bench.ts';
 import { eventLog } from './event-log.bench.ts';
 import { ingest } from './ingest.bench.ts';
@@ -13,7 +14,7 @@ import { type BenchResult, type Environment, HostCpu, environment, formatTable, 
  * benchmark (or the ones named) one after the other, prints a table per benchmark with its
  * ceiling, and merges the results into bench/results/latest.json.
  */
-const BENCHES: readonly Bench[] = [ingest, eventLog, etl];
+const BENCHES: readonly Bench[] = [ingest, eventLog, etl, analytics];
 const RESULTS = new URL('./results/latest.json', import.meta.url).pathname;
 
 interface ResultsFile {

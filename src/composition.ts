@@ -45,11 +45,11 @@ export async function createWarehouse(config: Config): Promise<Warehouse> {
   switch (config.warehouse.backend) {
     case 'chdb': {
       const { ChdbWarehouse } = await import('./adapters/warehouse/chdb-warehouse.ts');
-      return new ChdbWarehouse({ path: config.warehouse.path, database: config.warehouse.database });
+      return new ChdbWarehouse({ path: config.warehouse.path, database: config.warehouse.database, dedupWindowMs: config.warehouse.dedupWindowMs });
     }
     case 'clickhouse': {
       const { ClickhouseWarehouse } = await import('./adapters/warehouse/clickhouse-warehouse.ts');
-      return new ClickhouseWarehouse({ ...config.warehouse.clickhouse, database: config.warehouse.database });
+      return new ClickhouseWarehouse({ ...config.warehouse.clickhouse, database: config.warehouse.database, dedupWindowMs: config.warehouse.dedupWindowMs });
     }
   }
 }

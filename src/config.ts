@@ -25,6 +25,8 @@ export interface Config {
     path: string;
     database: string;
     migrateOnStart: boolean;
+    /** How long an event's (user_id, event_id) is remembered for load-time deduplication, ms. */
+    dedupWindowMs: number;
     clickhouse: { url: string; username: string; password: string; cluster: string | undefined };
   };
   store: { backend: 'sqlite' | 'mongodb'; path: string; mongodb: { url: string; database: string } };
@@ -154,6 +156,11 @@ export const VARIABLES = {
     parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier'),
   },
   WAREHOUSE_MIGRATE_ON_START: { description: 'Apply pending warehouse migrations when a process starts.', default: 'true', parse: bool },
+  WAREHOUSE_DEDUP_WINDOW_HOURS: {
+    description: 'An event re-sent or replayed this long after it was loaded is still recognised (same user_id and event_id) and not loaded again.',
+    default: '48',
+    parse: int(24, 24 * 365),
+  },
   CLICKHOUSE_DATABASE: { description: 'Warehouse database name.', default: 'ugc', parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier') },
   STORE: { description: 'Likes, bookmarks and reviews backend: sqlite (embedded) or mongodb.', default: 'sqlite', parse: oneOf('sqlite', 'mongodb') },
   MONGODB_URL: { description: 'MongoDB connection string.', default: 'mongodb://127.0.0.1:27017', parse: str(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URL') },
@@ -279,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
       path: resolve(dataDir, 'warehouse'),
       database: get('CLICKHOUSE_DATABASE'),
       migrateOnStart: get('WAREHOUSE_MIGRATE_ON_START'),
+      dedupWindowMs: get<number>('WAREHOUSE_DEDUP_WINDOW_HOURS') * 3_600_000,
       clickhouse: {
         url: get('CLICKHOUSE_URL'),
         username: get('CLICKHOUSE_USER'),

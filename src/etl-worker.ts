@@ -21,7 +21,7 @@ const logger = createLogger({ level: config.log.level, name: 'serve', pretty }).
 const metrics = new Metrics({ defaultMetrics: false });
 const log = createEventLog(config, logger.child({ component: 'event-log' }));
 // Never chDB itself: the main thread owns the session and lends it (see executor-channel.ts).
-const warehouse = warehousePort ? borrowedChdbWarehouse(warehousePort, { database: config.warehouse.database }) : await createWarehouse(config);
+const warehouse = warehousePort ? borrowedChdbWarehouse(warehousePort, { database: config.warehouse.database, dedupWindowMs: config.warehouse.dedupWindowMs }) : await createWarehouse(config);
 const backends: Lifecycle[] = [log, warehouse];
 
 const close = (): Promise<void> => closeAll(logger, backends);

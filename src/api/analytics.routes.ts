@@ -8,12 +8,14 @@ import { Timestamp, Uuid, problems } from './common.schema.ts';
 
 const DEFAULT_RANGE_MS = 30 * 86_400_000;
 
-const RangeQuery = {
+/** `from`/`to` of every analytics route. */
+export const RangeQuery = {
   from: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive; default `to` minus 30 days' })),
   to: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive; default now' })),
 };
 
-const Limit = (max: number, dflt: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: max, default: dflt }));
+/** An optional `limit` in 1..max. */
+export const Limit = (max: number, dflt: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: max, default: dflt }));
 
 const StoredEvent = Type.Object({
   event_id: Uuid,
@@ -34,14 +36,14 @@ const StoredEvent = Type.Object({
  * the warehouse can hold: a bound outside them selects the same events as the nearest bound
  * inside, and the answer names the range it covers.
  */
-function rangeOf(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
+export function rangeOf(query: { from?: string | undefined; to?: string | undefined }): TimeRange {
   const to = query.to === undefined ? Date.now() : parseRfc3339(query.to);
   const from = query.from === undefined ? to - DEFAULT_RANGE_MS : parseRfc3339(query.from);
   if (from > to) throw new ValidationError([{ path: '/query/from', message: 'must not be after to' }]);
   return { from: new Date(clampToStorable(from)), to: new Date(clampToStorable(to)) };
 }
 
-/** Admin analytics, read from the warehouse; every count is exact after deduplication by event_id. */
+/** Admin analytics, read from the warehouse; every event is stored once (deduplicated at load by user and event_id). */
 const analytics: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { warehouse }) => {
   const tags = ['analytics'];
   app.addHook('preParsing', app.requireAdmin);

@@ -16,6 +16,8 @@ import type { EtlHealth } from '../pipeline/etl-health.ts';
 import { EventsService } from '../services/events.service.ts';
 import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
+import dashboardRoutes from './dashboard.routes.ts';
+import insightsRoutes from './insights.routes.ts';
 import auth, { type JwtVerifier } from './auth.ts';
 import beacon from './beacon.ts';
 import body from './body.ts';
@@ -143,6 +145,7 @@ export async function buildServer(deps: ApiDeps) {
   const dependencies: Record<string, Lifecycle> = { event_log: deps.log, warehouse: deps.warehouse, store: deps.store };
   await app.register(opsRoutes, { dependencies, metrics, etl: deps.etlHealth });
   await app.register(webRoutes, { demoPage: config.web.demoPage, dataDir: config.dataDir });
+  await app.register(dashboardRoutes);
 
   const ugc = new UgcService(deps.store);
   const events = new EventsService({ log: deps.log, metrics }, config.events.topic);
@@ -161,6 +164,7 @@ export async function buildServer(deps: ApiDeps) {
         ownStreams: [config.events.topic, config.events.dlqTopic],
       });
       await v1.register(analyticsRoutes, { warehouse: deps.warehouse });
+      await v1.register(insightsRoutes, { warehouse: deps.warehouse });
     },
     { prefix: '/api/v1' },
   );

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ChdbWarehouse } from '../../src/adapters/warehouse/chdb-warehouse.ts';
 import { toBackendError } from '../../src/adapters/warehouse/clickhouse-errors.ts';
+import { warehouseInsightsContract } from '../contracts/warehouse-insights.contract.ts';
 import { warehouseContract } from '../contracts/warehouse.contract.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
 import type { TempDir } from '../helpers/tmp.ts';
@@ -24,11 +25,14 @@ after(async () => {
   await tmp.cleanup();
 });
 
-warehouseContract('chdb', (database) => {
+const makeChdb = (database: string) => {
   const warehouse = new ChdbWarehouse({ path, database });
   // The directory goes with the file; closing the session is all a test leaves behind.
   return Promise.resolve({ warehouse, cleanup: () => warehouse.close() });
-});
+};
+
+warehouseContract('chdb', makeChdb);
+warehouseInsightsContract('chdb', makeChdb);
 
 void describe('ChdbWarehouse', () => {
   const range = { from: new Date(Date.UTC(2026, 0, 1)), to: new Date(Date.UTC(2027, 0, 1)) };
@@ -63,6 +67,80 @@ void describe('ChdbWarehouse', () => {
     } finally {
       await w.close();
     }
+  });
+
+  void it('upgrades a database loaded before load-time dedup: keys and rollups are backfilled, and its events are not loaded again', async () => {
+    const database = `t_${randomBytes(6).toString('hex')}`;
+    const [id, user] = [randomUUID(), "o'neil\\x"];
+    const src = (file: string) => JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../src/adapters/warehouse', file)).href);
+    // Another process builds the version-1 schema and loads an event the way the old ETL did (twice: a replay).
+    const script = `
+      import { ChdbExecutor } from ${src('chdb-warehouse.ts')};
+      import { dialectFor } from ${src('clickhouse-dialect.ts')};
+      import { MIGRATIONS, migrationsTable } from ${src('migrations.ts')};
+      const exec = new ChdbExecutor(${JSON.stringify(path)});
+      await exec.open();
+      const ctx = { db: ${JSON.stringify(database)}, d: dialectFor('26.1'), cluster: undefined };
+      await exec.command('CREATE DATABASE ' + ctx.db);
+      await exec.command(migrationsTable(ctx));
+      for (const statement of MIGRATIONS[0].statements(ctx)) await exec.command(statement);
+      await exec.command("INSERT INTO " + ctx.db + ".schema_migrations (version, name) VALUES (1, 'events table')");
+      const row = JSON.stringify({ event_id: ${JSON.stringify(id)}, user_id: ${JSON.stringify(user)}, type: 'view', element_kind: '', element_id: '',
+        film_id: null, description: '', occurred_at: '2026-05-01 10:00:00.000', received_at: '2026-05-01 10:00:01.000', started_at: null,
+        ended_at: null, duration_ms: 0, properties: '{}' });
+      await exec.insertJsonEachRow(ctx.db + '.events', row + '\\n' + row);
+      await exec.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+
+    const w = new ChdbWarehouse({ path, database });
+    try {
+      await w.start();
+      assert.deepEqual(await w.migrate(), [2, 3]);
+      assert.deepEqual(await w.summary(range), { events: 1, users: 1, by_type: { view: 1 } }, 'the rollup holds the old event once');
+      const again = {
+        event_id: id, user_id: user, type: 'click', element_kind: '', element_id: '', film_id: null, description: '',
+        occurred_at: '2026-05-01T11:00:00.000Z', received_at: '2026-05-01T11:00:00.000Z', started_at: null, ended_at: null, duration_ms: 0, properties: {},
+      };
+      await w.insertEvents([again]); // the backfilled key (hashed by SQL) is found by its JavaScript hash
+      assert.deepEqual(await w.summary(range), { events: 1, users: 1, by_type: { view: 1 } });
+    } finally {
+      await w.close();
+    }
+  });
+
+  void it('trims the dedup window by whole load-days that ended before the window began, and keeps the rest', async () => {
+    const database = `t_${randomBytes(6).toString('hex')}`;
+    const src = (file: string) => JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../src/adapters/warehouse', file)).href);
+    const script = `
+      import { ChdbExecutor } from ${src('chdb-warehouse.ts')};
+      import { SqlWarehouse } from ${src('sql-warehouse.ts')};
+      import { dialectFor } from ${src('clickhouse-dialect.ts')};
+      import { trimKeys } from ${src('dedup-keys.ts')};
+      const exec = new ChdbExecutor(${JSON.stringify(path)});
+      const w = new SqlWarehouse(exec, { database: ${JSON.stringify(database)} });
+      await w.start();
+      await w.migrate();
+      const now = new Date('2026-05-10T12:00:00Z');
+      for (const day of ['2026-05-06', '2026-05-07', '2026-05-08', '2026-05-09', '2026-05-10']) {
+        await exec.command("INSERT INTO ${database}.event_keys (h, user_id, event_id, occurred_at, loaded_at) VALUES (1, 'u', generateUUIDv4(), now64(3), toDateTime('" + day + " 23:59:59', 'UTC'))");
+      }
+      const ctx = { db: ${JSON.stringify(database)}, d: dialectFor('26.1'), cluster: undefined };
+      const dropped = await trimKeys(exec, ctx, 48 * 3600000, now);
+      const { data } = await exec.select('SELECT groupArray(d) AS days FROM (SELECT DISTINCT toString(toDate(loaded_at)) AS d FROM ${database}.event_keys ORDER BY d)');
+      console.log(JSON.stringify({ dropped: dropped.sort(), kept: data[0].days }));
+      await w.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let [stdout, stderr] = ['', ''];
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+    // 48 h before 2026-05-10 12:00 is 05-08 12:00: the load-days 05-06 and 05-07 ended before it, 05-08 did not.
+    assert.deepEqual(JSON.parse(stdout.trim()), { dropped: ['20260506', '20260507'], kept: ['2026-05-08', '2026-05-09', '2026-05-10'] });
   });
 
   void it('classifies ClickHouse errors: data (never retried), infrastructure (retried), anything else unknown', () => {

@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { ChdbWarehouse } from '../../src/adapters/warehouse/chdb-warehouse.ts';
 import { dialectFor } from '../../src/adapters/warehouse/clickhouse-dialect.ts';
 import { ClickhouseWarehouse, type ClickhouseWarehouseOptions } from '../../src/adapters/warehouse/clickhouse-warehouse.ts';
+import { MIGRATIONS, migrationsTable } from '../../src/adapters/warehouse/migrations.ts';
 import { BackendError } from '../../src/domain/errors.ts';
 import type { EventRow } from '../../src/ports/warehouse.ts';
+import { warehouseInsightsContract } from '../contracts/warehouse-insights.contract.ts';
 import { warehouseContract } from '../contracts/warehouse.contract.ts';
 import { engineConfig, unreachable } from '../helpers/engines.ts';
 import { makeTempDir } from '../helpers/tmp.ts';
@@ -33,12 +35,13 @@ const dropDatabase = async (database: string): Promise<void> => {
   await sql(`DROP DATABASE IF EXISTS ${database}`);
 };
 
-warehouseContract('clickhouse-server', (database) =>
+const makeServer = (database: string) =>
   Promise.resolve({
     warehouse: new ClickhouseWarehouse({ url, username, password, database }),
     cleanup: () => dropDatabase(database),
-  }),
-);
+  });
+warehouseContract('clickhouse-server', makeServer);
+warehouseInsightsContract('clickhouse-server', makeServer);
 
 /** A started, migrated warehouse on a database of its own, closed and dropped after the test. */
 async function fresh(t: TestContext, options: Partial<ClickhouseWarehouseOptions> = {}): Promise<{ w: ClickhouseWarehouse; db: string }> {
@@ -115,7 +118,35 @@ void describe('ClickhouseWarehouse on the server', () => {
     await again.start();
     assert.deepEqual(await again.migrate(), []);
     const versions = await sql(`SELECT groupArray(version) FROM (SELECT version FROM ${db}.schema_migrations ORDER BY version)`);
-    assert.equal(versions, '[1]', 'one row per applied version');
+    assert.equal(versions, '[1,2,3]', 'one row per applied version');
+  });
+
+  void it('upgrades a database loaded before load-time dedup: keys (hashed by the server) and rollups are backfilled', async (t) => {
+    const db = newDatabase();
+    t.after(() => dropDatabase(db));
+    const [version] = (await sql('SELECT version()')).split('\n');
+    const ctx = { db, d: dialectFor(version ?? ''), cluster: undefined };
+    await sql(`CREATE DATABASE ${db}`);
+    await sql(migrationsTable(ctx));
+    for (const statement of MIGRATIONS[0]?.statements(ctx) ?? []) await sql(statement);
+    await sql(`INSERT INTO ${db}.schema_migrations (version, name) VALUES (1, 'events table')`);
+    const id = randomUUID();
+    const user = "o'neil\\x";
+    const time = ctx.d.timeValue('2026-05-01T10:00:00.000Z');
+    const row = JSON.stringify({ event_id: id, user_id: user, type: 'view', element_kind: '', element_id: '', film_id: null, description: '',
+      occurred_at: time, received_at: time, started_at: null, ended_at: null, duration_ms: 0, properties: '{}', loaded_at: '2026-05-01 10:00:00' });
+    await sql(`INSERT INTO ${db}.events FORMAT JSONEachRow ${row}\n${row}`);
+    const w = new ClickhouseWarehouse({ url, username, password, database: db });
+    t.after(() => w.close());
+    await w.start();
+    assert.deepEqual(await w.migrate(), [2, 3]);
+    const range = { from: new Date('2026-05-01T00:00:00Z'), to: new Date('2026-05-02T00:00:00Z') };
+    assert.deepEqual(await w.summary(range), { events: 1, users: 1, by_type: { view: 1 } });
+    await w.insertEvents([{
+      event_id: id, user_id: user, type: 'click', element_kind: '', element_id: '', film_id: null, description: '',
+      occurred_at: '2026-05-01T11:00:00.000Z', received_at: '2026-05-01T11:00:00.000Z', started_at: null, ended_at: null, duration_ms: 0, properties: {},
+    }]);
+    assert.deepEqual(await w.summary(range), { events: 1, users: 1, by_type: { view: 1 } }, 'the backfilled key is found by its JavaScript hash');
   });
 
   void it('loads a 20,000-row batch as one insert, and a retried batch changes no count', async (t) => {

@@ -169,7 +169,16 @@ export function warehouseContract(
       assert.deepEqual((await w.summary(ALL)).events, 4);
     });
 
-    void it('counts a re-sent event_id once and returns the first received copy', async () => {
+    void it('replays a large batch of the longest user ids without a statement growing past max_query_size', async () => {
+      const w = await fresh();
+      // 64-character ids full of characters SQL must escape: the longest lookups there can be.
+      const batch = Array.from({ length: 6_000 }, (_, i) => row({ user_id: `${"'\\".repeat(29)}${String(i).padStart(6, '0')}`, occurred_at: at(i) }));
+      await w.insertEvents(batch);
+      await w.insertEvents(batch);
+      assert.deepEqual(await w.summary(ALL), { events: 6_000, users: 6_000, by_type: { click: 6_000 } });
+    });
+
+    void it('keeps the first loaded copy of a re-sent event_id and never loads another', async () => {
       const w = await fresh();
       const f = film();
       const first = watched('view', f, 4_000, {
@@ -180,29 +189,69 @@ export function warehouseContract(
         ...first, type: 'click', occurred_at: at(9_000), received_at: at(20_000), started_at: at(100), ended_at: at(9_100),
         duration_ms: 9_000, description: 'resent', properties: { copy: 2 },
       };
-      await w.insertEvents([resend]); // arrival order at the warehouse is not receive order
       await w.insertEvents([first]);
+      await w.insertEvents([resend]);
+      await w.insertEvents([resend, first]);
       assert.deepEqual(await w.summary(ALL), { events: 1, users: 1, by_type: { view: 1 } });
       assert.deepEqual(await w.topFilms(ALL, 'views', 10), [{ film_id: f, views: 1, watch_seconds: 4 }]);
       assert.deepEqual(await w.userEvents('a', ALL, 10), [stored(first)]);
     });
 
-    void it('counts a re-sent event whose copies straddle a range boundary in the range of its first copy only', async () => {
+    void it('keeps the first received copy of an event_id sent twice in one batch', async () => {
+      const w = await fresh();
+      const first = row({ user_id: 'a', type: 'view', occurred_at: at(10_000), received_at: at(11_000) });
+      const resend: EventRow = { ...first, type: 'click', occurred_at: at(12_000), received_at: at(13_000) };
+      await w.insertEvents([resend, first]);
+      assert.deepEqual(await w.userEvents('a', ALL, 10), [stored(first)]);
+      assert.deepEqual(await w.summary(ALL), { events: 1, users: 1, by_type: { view: 1 } });
+    });
+
+    void it('counts a re-sent event whose copies straddle a range boundary in one range only, so counts add up', async () => {
       const w = await fresh();
       const f = film();
-      // A client re-sent the same body 90 s later: clock-skew correction moved the copy's time
-      // by 90 s, across the boundary at T0.
+      // A client re-sent the same body 3 h later: clock-skew correction moved the copy's time
+      // by 3 h, across the boundary at T0 and beyond any read-time window.
       const first = watched('view', f, 2_000, { user_id: 'a', occurred_at: at(-30_000), received_at: at(-29_000) });
-      const resend: EventRow = { ...first, occurred_at: at(60_000), received_at: at(61_000) };
-      await w.insertEvents([first, resend]);
+      const resend: EventRow = { ...first, occurred_at: at(3 * 3_600_000), received_at: at(3 * 3_600_000 + 1_000) };
+      await w.insertEvents([first]);
+      await w.insertEvents([resend]);
       const before = range(-3_600_000, 0);
-      const after = range(0, 3_600_000);
+      const after = range(0, 6 * 3_600_000);
       assert.deepEqual(await w.summary(before), { events: 1, users: 1, by_type: { view: 1 } });
       assert.deepEqual(await w.summary(after), { events: 0, users: 0, by_type: {} });
+      assert.deepEqual(await w.summary(range(-3_600_000, 6 * 3_600_000)), { events: 1, users: 1, by_type: { view: 1 } });
       assert.deepEqual(await w.topFilms(before, 'views', 10), [{ film_id: f, views: 1, watch_seconds: 2 }]);
       assert.deepEqual(await w.topFilms(after, 'views', 10), []);
       assert.deepEqual(await w.userEvents('a', before, 10), [stored(first)]);
       assert.deepEqual(await w.userEvents('a', after, 10), []);
+    });
+
+    void it("keeps two users' events with one event_id apart: neither suppresses nor merges the other", async () => {
+      const w = await fresh();
+      const [f1, f2] = [film(), film()];
+      const id = randomUUID();
+      const a = watched('view', f1, 1_000, { event_id: id, user_id: 'a', occurred_at: at(1_000) });
+      const b = watched('playback_start', f2, 0, { event_id: id, user_id: 'b', occurred_at: at(2_000) });
+      await w.insertEvents([a]);
+      await w.insertEvents([b, a]);
+      assert.deepEqual(await w.summary(ALL), { events: 2, users: 2, by_type: { playback_start: 1, view: 1 } });
+      assert.deepEqual(await w.topFilms(ALL, 'views', 10), [{ film_id: f1, views: 1, watch_seconds: 1 }, { film_id: f2, views: 1, watch_seconds: 0 }]);
+      assert.deepEqual(await w.userEvents('a', ALL, 10), [stored(a)]);
+      assert.deepEqual(await w.userEvents('b', ALL, 10), [stored(b)]);
+    });
+
+    void it('loads the events of keys whose events never arrived (a crash between the two inserts)', async () => {
+      const w = await fresh();
+      const lost = row({ user_id: 'a', type: 'view' });
+      // A failed insert (the bad row) leaves the keys of its whole batch behind.
+      await assert.rejects(w.insertEvents([lost, { ...row(), event_id: 'not-a-uuid' }]));
+      // The next copy to come is a re-send with another time: it is loaded, once.
+      const resend: EventRow = { ...lost, occurred_at: at(7_000), received_at: at(7_000) };
+      await w.insertEvents([resend]);
+      await w.insertEvents([lost]);
+      await w.insertEvents([resend, lost]);
+      assert.deepEqual(await w.userEvents('a', ALL, 10), [stored(resend)]);
+      assert.deepEqual(await w.summary(ALL), { events: 1, users: 1, by_type: { view: 1 } });
     });
 
     void it('ranks films by views (view + playback_start) and by watch_seconds, with a limit', async () => {

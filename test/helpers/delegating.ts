@@ -1,7 +1,10 @@
 import type {
   ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecordInput, StreamInfo,
 } from '../../src/ports/event-log.ts';
-import type { EventRow, FilmMetric, FilmStats, StoredEvent, Summary, TimeRange, Warehouse } from '../../src/ports/warehouse.ts';
+import type {
+  ActiveUsers, ActivityInterval, ElementStats, EventRow, FilmMetric, FilmReport, FilmStats, SeriesBucket, SeriesInterval, StoredEvent,
+  Summary, TimeRange, Warehouse,
+} from '../../src/ports/warehouse.ts';
 
 /**
  * Ports that hand every call to a real adapter. Fault injection (`faults.ts`) and the ETL
@@ -48,6 +51,22 @@ export class DelegatingWarehouse implements Warehouse {
 
   userEvents(userId: string, range: TimeRange, limit: number): Promise<StoredEvent[]> {
     return this.real.userEvents(userId, range, limit);
+  }
+
+  eventSeries(range: TimeRange, interval: SeriesInterval, tz: string): Promise<SeriesBucket[]> {
+    return this.real.eventSeries(range, interval, tz);
+  }
+
+  activeUsers(range: TimeRange, interval: ActivityInterval, tz: string): Promise<ActiveUsers[]> {
+    return this.real.activeUsers(range, interval, tz);
+  }
+
+  filmReport(filmId: string, range: TimeRange): Promise<FilmReport> {
+    return this.real.filmReport(filmId, range);
+  }
+
+  topElements(range: TimeRange, options: { type: string; kind: string | undefined; limit: number }): Promise<ElementStats[]> {
+    return this.real.topElements(range, options);
   }
 }
 

@@ -11,7 +11,7 @@ import { type ClickhouseExecutor, SqlWarehouse } from './sql-warehouse.ts';
  * (`queryAsync`), and inserts hand the JSONEachRow payload to the engine's own parser.
  * A session directory can be open in one process only.
  */
-class ChdbExecutor implements ClickhouseExecutor {
+export class ChdbExecutor implements ClickhouseExecutor {
   readonly kind = 'chdb';
   #path: string;
   #session: Session | undefined;
@@ -68,9 +68,9 @@ class ChdbExecutor implements ClickhouseExecutor {
 export class ChdbWarehouse extends SqlWarehouse implements LendableWarehouse {
   readonly #executor: ChdbExecutor;
 
-  constructor(options: { path: string; database: string }) {
+  constructor(options: { path: string; database: string; dedupWindowMs?: number | undefined }) {
     const executor = new ChdbExecutor(options.path);
-    super(executor, { database: options.database });
+    super(executor, { database: options.database, dedupWindowMs: options.dedupWindowMs });
     this.#executor = executor;
   }
 

@@ -20,6 +20,8 @@ export interface Dialect {
   /** SQL expressions of the month and the day of a timestamp column (partitioning, ordering). */
   month: (column: string) => string;
   day: (column: string) => string;
+  /** SQL expression of a timestamp column as a whole-second `DateTime('UTC')`. */
+  seconds: (column: string) => string;
   /** Skip index on film_id for per-film lookups (bloom_filter needs 19.x+). */
   filmIndex: string | null;
 }
@@ -44,6 +46,7 @@ const modern: Dialect = {
   readTime: (value) => isoTime(String(value)),
   month: (column) => `toYYYYMM(${column})`,
   day: (column) => `toDate(${column})`,
+  seconds: (column) => `toDateTime(${column}, 'UTC')`,
   filmIndex: 'INDEX film_idx film_id TYPE bloom_filter GRANULARITY 4',
 };
 
@@ -55,6 +58,7 @@ const legacy: Dialect = {
   readTime: (value) => new Date(Number(value)).toISOString(),
   month: (column) => `toYYYYMM(toDateTime(intDiv(${column}, 1000), 'UTC'))`,
   day: (column) => `toDate(toDateTime(intDiv(${column}, 1000), 'UTC'))`,
+  seconds: (column) => `toDateTime(intDiv(${column}, 1000), 'UTC')`,
   filmIndex: null,
 };
 

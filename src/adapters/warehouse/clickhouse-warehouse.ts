@@ -11,6 +11,8 @@ export interface ClickhouseWarehouseOptions {
   username: string;
   password: string;
   database: string;
+  /** See `SqlWarehouse`. */
+  dedupWindowMs?: number | undefined;
   /** Per request; a statement that sends nothing back for this long fails (retriable). */
   requestTimeoutMs?: number;
   /** /readyz must answer quickly even when the server is a black hole. */
@@ -138,7 +140,7 @@ export class ClickhouseWarehouse extends SqlWarehouse {
 
   constructor(options: ClickhouseWarehouseOptions) {
     const executor = new HttpExecutor(options);
-    super(executor, { database: options.database, cluster: options.cluster });
+    super(executor, { database: options.database, cluster: options.cluster, dedupWindowMs: options.dedupWindowMs });
     this.#executor = executor;
     this.#pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
   }

@@ -127,6 +127,6 @@ export function isLendable(warehouse: object): warehouse is LendableWarehouse {
  * The warehouse of a thread that borrows another thread's chDB session. It never loads chDB
  * itself: a thread that loads the chDB addon and exits breaks the session of every other thread.
  */
-export function borrowedChdbWarehouse(port: MessagePort, options: { database: string }): SqlWarehouse {
+export function borrowedChdbWarehouse(port: MessagePort, options: { database: string; dedupWindowMs?: number | undefined }): SqlWarehouse {
   return new SqlWarehouse(new ChannelExecutor(port, 'chdb'), options);
 }

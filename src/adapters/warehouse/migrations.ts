@@ -1,4 +1,8 @@
-import type { Dialect } from './clickhouse-dialect.ts';
+import { dedupKeysMigration } from './dedup-keys.ts';
+import { rollupsMigration } from './rollups-schema.ts';
+import { type SchemaContext, onCluster, shardedTable } from './table-ddl.ts';
+
+export { type SchemaContext, onCluster } from './table-ddl.ts';
 
 /**
  * Versioned warehouse schema. A migration is never edited once released; a change is a new
@@ -9,33 +13,19 @@ import type { Dialect } from './clickhouse-dialect.ts';
  * `*_local` ReplicatedReplacingMergeTree on each shard's replicas, and the name the queries use
  * is a Distributed table over it, sharded by user so a user's events (and any re-sent copy of
  * one) sit on one shard, where replacing-merge deduplication can see them.
+ *
+ * 1: `events`; 2: `event_keys`, the load-time dedup window (`dedup-keys.ts`); 3: the rollups and
+ * their materialized views (`rollups-schema.ts`).
  */
-export interface SchemaContext {
-  db: string;
-  d: Dialect;
-  cluster: string | undefined;
-}
-
 export interface Migration {
   version: number;
   name: string;
   statements: (ctx: SchemaContext) => string[];
 }
 
-export const onCluster = (ctx: SchemaContext): string => (ctx.cluster === undefined ? '' : ` ON CLUSTER ${ctx.cluster}`);
-
 /** A replacing table, replicated when on a cluster; `name` is the table queries use. */
 function replacingTable(ctx: SchemaContext, name: string, columns: string, rest: string, shardingKey: string): string[] {
-  if (ctx.cluster === undefined) {
-    return [`CREATE TABLE IF NOT EXISTS ${ctx.db}.${name} (${columns}) ENGINE = ReplacingMergeTree ${rest}`];
-  }
-  const local = `${name}_local`;
-  return [
-    `CREATE TABLE IF NOT EXISTS ${ctx.db}.${local}${onCluster(ctx)} (${columns})
-     ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/${ctx.db}/${local}', '{replica}') ${rest}`,
-    `CREATE TABLE IF NOT EXISTS ${ctx.db}.${name}${onCluster(ctx)} AS ${ctx.db}.${local}
-     ENGINE = Distributed(${ctx.cluster}, ${ctx.db}, ${local}, ${shardingKey})`,
-  ];
+  return shardedTable(ctx, name, columns, 'ReplacingMergeTree', rest, shardingKey);
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -43,10 +33,9 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'events table',
     statements: (ctx) =>
-      // ReplacingMergeTree collapses rows with the same sorting key, so a batch the ETL loads
-      // twice (crash before the offset commit) merges back to one row per event; queries still
-      // group by event_id so counts are exact before merges happen and for an event_id a client
-      // re-sent with different content. The key starts with the day so range scans (top films,
+      // ReplacingMergeTree collapses rows with the same sorting key: the safety net behind
+      // load-time deduplication (`event_keys`) for identical copies loaded at the same moment by
+      // two ETL processes during a rebalance. The key starts with the day so range scans (top films,
       // summaries) read only the days asked for, then the user so per-user timelines are a
       // contiguous range within each day.
       replacingTable(
@@ -71,6 +60,8 @@ export const MIGRATIONS: readonly Migration[] = [
         'cityHash64(user_id)',
       ),
   },
+  dedupKeysMigration(2),
+  rollupsMigration(3),
 ];
 
 /**

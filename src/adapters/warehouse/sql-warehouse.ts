@@ -1,18 +1,25 @@
 import { BackendError } from '../../domain/errors.ts';
-import type { EventRow, FilmMetric, FilmStats, StoredEvent, Summary, TimeRange, Warehouse } from '../../ports/warehouse.ts';
+import type {
+  ActiveUsers, ActivityInterval, ElementStats, EventRow, FilmMetric, FilmReport, FilmStats, SeriesBucket, SeriesInterval, StoredEvent,
+  Summary, TimeRange, Warehouse,
+} from '../../ports/warehouse.ts';
 import { type Dialect, dialectFor, quote } from './clickhouse-dialect.ts';
+import { alreadyLoaded, eventKey, firstCopies, keyHash, keyLine, trimKeys } from './dedup-keys.ts';
+import * as insights from './insights.ts';
 import { MIGRATIONS, type SchemaContext, migrationsTable, onCluster } from './migrations.ts';
+import { rollupSource } from './rollup-read.ts';
+import { EVENTS_15M, FILMS_DAILY } from './rollups-schema.ts';
+
+/** The default dedup window: a tracker's retry horizon and then some. */
+export const DEFAULT_DEDUP_WINDOW_MS = 48 * 3_600_000;
+
+/** How often at most the dedup window's old partitions are looked for. */
+const TRIM_EVERY_MS = 3_600_000;
 
 /**
  * What a ClickHouse backend must do for the warehouse; chDB and the HTTP client each implement
  * it, and everything else (schema, SQL, mapping) is shared here so both run the same queries.
  */
-/**
- * How far apart in time two copies of one event may be and still count once, in the range of the
- * first copy received: a client that re-sends the same body shifts the copy's time by the delay.
- */
-export const RESEND_WINDOW_MS = 3_600_000;
-
 export interface ClickhouseExecutor {
   readonly kind: string;
   open(): Promise<void>;
@@ -24,7 +31,7 @@ export interface ClickhouseExecutor {
 }
 
 interface EventColumns {
-  event_id: string;
+  id: string;
   user_id: string;
   type: string;
   element_kind: string;
@@ -46,9 +53,13 @@ export class SqlWarehouse implements Warehouse {
   #closed = false;
 
   #cluster: string | undefined;
+  #dedupWindowMs: number;
+  #trimmedAt = 0;
 
-  constructor(executor: ClickhouseExecutor, options: { database: string; cluster?: string | undefined }) {
+  /** `dedupWindowMs`: how long an event's key is kept for load-time deduplication (at least this). */
+  constructor(executor: ClickhouseExecutor, options: { database: string; cluster?: string | undefined; dedupWindowMs?: number | undefined }) {
     this.#cluster = options.cluster;
+    this.#dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
     this.#exec = executor;
     this.kind = executor.kind;
     this.#db = options.database;
@@ -91,62 +102,60 @@ export class SqlWarehouse implements Warehouse {
     await this.#exec.select('SELECT 1 AS ok');
   }
 
+  /**
+   * Loads the events not loaded yet (by `(user_id, event_id)`, see `dedup-keys.ts`): their keys
+   * first, then the rows, in one statement each. The JSON lines are built while the engine looks
+   * the keys up.
+   */
   async insertEvents(rows: readonly EventRow[]): Promise<void> {
     if (rows.length === 0) return;
     const d = this.#d;
-    const body = rows
-      .map((r) =>
-        JSON.stringify({
-          event_id: r.event_id,
-          user_id: r.user_id,
-          type: r.type,
-          element_kind: r.element_kind,
-          element_id: r.element_id,
-          film_id: r.film_id,
-          description: r.description,
-          occurred_at: d.timeValue(r.occurred_at),
-          received_at: d.timeValue(r.received_at),
-          started_at: r.started_at === null ? null : d.timeValue(r.started_at),
-          ended_at: r.ended_at === null ? null : d.timeValue(r.ended_at),
-          duration_ms: r.duration_ms,
-          properties: JSON.stringify(r.properties),
-        }),
-      )
-      .join('\n');
-    await this.#exec.insertJsonEachRow(`${this.#db}.events`, body);
+    const firsts = firstCopies(rows);
+    const hashes = firsts.map((r) => keyHash(r.user_id, r.event_id));
+    const lookup = alreadyLoaded(this.#exec, this.#schema, firsts, hashes);
+    lookup.catch(() => undefined); // awaited below; not unhandled while the lines are built
+    const lines = firsts.map((r) =>
+      JSON.stringify({
+        event_id: r.event_id,
+        user_id: r.user_id,
+        type: r.type,
+        element_kind: r.element_kind,
+        element_id: r.element_id,
+        film_id: r.film_id,
+        description: r.description,
+        occurred_at: d.timeValue(r.occurred_at),
+        received_at: d.timeValue(r.received_at),
+        started_at: r.started_at === null ? null : d.timeValue(r.started_at),
+        ended_at: r.ended_at === null ? null : d.timeValue(r.ended_at),
+        duration_ms: r.duration_ms,
+        properties: JSON.stringify(r.properties),
+      }),
+    );
+    const keys = firsts.map((r, i) => keyLine(this.#schema, r, hashes[i] ?? ''));
+    const loaded = await lookup;
+    const keep = firsts.map((r) => !loaded.has(eventKey(r.user_id, r.event_id)));
+    if (keep.some(Boolean)) {
+      await this.#exec.insertJsonEachRow(`${this.#db}.event_keys`, keys.filter((_, i) => keep[i]).join('\n'));
+      await this.#exec.insertJsonEachRow(`${this.#db}.events`, lines.filter((_, i) => keep[i]).join('\n'));
+    }
+    await this.#trimKeys();
   }
 
-  /**
-   * The rows to read for `range`: every copy of an event counts where its first received copy
-   * falls, and a copy re-sent with the same body has its time moved by the resend delay (clock-skew
-   * correction), so the scan reaches `RESEND_WINDOW_MS` beyond the range and `#inRange` then keeps
-   * the events whose first copy is inside it.
-   */
-  #scan(range: TimeRange): string {
-    const d = this.#d;
-    // Not before 1970: the 18.16 schema's times are UInt64 epoch ms.
-    const from = new Date(Math.max(0, range.from.getTime() - RESEND_WINDOW_MS));
-    const to = new Date(range.to.getTime() + RESEND_WINDOW_MS);
-    return `occurred_at >= ${d.timeLiteral(from)} AND occurred_at < ${d.timeLiteral(to)}`;
-  }
-
-  /** A HAVING clause over `GROUP BY event_id`: the first received copy's time is in `range`. */
-  #inRange(range: TimeRange): string {
-    const d = this.#d;
-    const first = 'argMin(occurred_at, received_at)';
-    return `${first} >= ${d.timeLiteral(range.from)} AND ${first} < ${d.timeLiteral(range.to)}`;
+  /** Drops the dedup window's expired days, at most once per TRIM_EVERY_MS; a failure waits for the next time. */
+  async #trimKeys(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#trimmedAt < TRIM_EVERY_MS) return;
+    this.#trimmedAt = now;
+    await trimKeys(this.#exec, this.#schema, this.#dedupWindowMs, new Date(now)).catch(() => undefined);
   }
 
   async summary(range: TimeRange): Promise<Summary> {
-    // Deduplicate by event_id first; the first copy received wins. (No WITH TOTALS: chDB
-    // renders it as broken JSON on an empty result.) A copy has the same user as its original.
-    // One pass over the events: counts per type, and the distinct users merged across types.
+    // Per type from the rollup (no WITH TOTALS: chDB renders it as broken JSON on an empty
+    // result); the distinct users merged across types.
     const { data } = await this.#exec.select<{ types: string[]; counts: (string | number)[]; users: string | number }>(
-      `SELECT groupArray(t) AS types, groupArray(n) AS counts, uniqExactMerge(u) AS users
-       FROM (SELECT t, count() AS n, uniqExactState(u) AS u
-             FROM (SELECT event_id, argMin(type, received_at) AS t, any(user_id) AS u
-                   FROM ${this.#db}.events WHERE ${this.#scan(range)} GROUP BY event_id HAVING ${this.#inRange(range)})
-             GROUP BY t)`,
+      `SELECT groupArray(t) AS types, groupArray(c) AS counts, uniqMerge(u) AS users
+       FROM (SELECT type AS t, countMerge(n) AS c, uniqMergeState(users) AS u
+             FROM (${rollupSource(this.#schema, EVENTS_15M, range, '1', ['type', 'n', 'users'])}) GROUP BY t)`,
     );
     const row = data[0] ?? { types: [], counts: [], users: 0 };
     const by_type: Record<string, number> = {};
@@ -162,12 +171,9 @@ export class SqlWarehouse implements Warehouse {
     const order = metric === 'views' ? 'views DESC, watch_ms DESC' : 'watch_ms DESC, views DESC';
     const { data } = await this.#exec.select<{ film_id: string; views: string; watch_ms: string }>(
       `SELECT toString(f) AS film_id,
-              countIf(t IN ('view', 'playback_start')) AS views,
-              sumIf(ms, t IN ('view', 'playback_progress', 'playback_stop')) AS watch_ms
-       FROM (SELECT event_id, argMin(assumeNotNull(film_id), received_at) AS f, argMin(type, received_at) AS t,
-                    argMin(duration_ms, received_at) AS ms
-             FROM ${this.#db}.events WHERE ${this.#scan(range)} AND isNotNull(film_id)
-             GROUP BY event_id HAVING ${this.#inRange(range)})
+              countMergeIf(n, type IN ('view', 'playback_start')) AS views,
+              sumMergeIf(watch_ms, type IN ('view', 'playback_progress', 'playback_stop')) AS watch_ms
+       FROM (SELECT film AS f, type, n, watch_ms FROM (${rollupSource(this.#schema, FILMS_DAILY, range, '1', ['film', 'type', 'n', 'watch_ms'])}))
        GROUP BY f ORDER BY ${order}, film_id LIMIT ${Math.trunc(limit)}`,
     );
     return data.map((r) => ({ film_id: r.film_id, views: Number(r.views), watch_seconds: Number(r.watch_ms) / 1000 }));
@@ -176,17 +182,14 @@ export class SqlWarehouse implements Warehouse {
   async userEvents(userId: string, range: TimeRange, limit: number): Promise<StoredEvent[]> {
     const d = this.#d;
     const { data } = await this.#exec.select<EventColumns>(
-      `SELECT toString(event_id) AS event_id, argMin(user_id, received_at) AS user_id, argMin(type, received_at) AS type,
-              argMin(element_kind, received_at) AS element_kind, argMin(element_id, received_at) AS element_id,
-              argMin(toString(film_id), received_at) AS film_id, argMin(description, received_at) AS description,
-              argMin(occurred_at, received_at) AS occurred, min(received_at) AS received,
-              argMin(started_at, received_at) AS started, argMin(ended_at, received_at) AS ended,
-              argMin(properties, received_at) AS properties
-       FROM (SELECT * FROM ${this.#db}.events WHERE user_id = ${quote(userId)} AND ${this.#scan(range)})
-       GROUP BY event_id HAVING ${this.#inRange(range)} ORDER BY occurred DESC, event_id DESC LIMIT ${Math.trunc(limit)}`,
+      `SELECT toString(event_id) AS id, user_id, type, element_kind, element_id, toString(film_id) AS film_id, description,
+              occurred_at AS occurred, received_at AS received, started_at AS started, ended_at AS ended, properties
+       FROM ${this.#db}.events
+       WHERE user_id = ${quote(userId)} AND occurred_at >= ${d.timeLiteral(range.from)} AND occurred_at < ${d.timeLiteral(range.to)}
+       ORDER BY occurred DESC, id DESC LIMIT ${Math.trunc(limit)}`,
     );
     return data.map((r) => ({
-      event_id: r.event_id,
+      event_id: r.id,
       user_id: r.user_id,
       type: r.type,
       element: r.element_kind === '' ? null : { kind: r.element_kind, id: r.element_id },
@@ -198,6 +201,22 @@ export class SqlWarehouse implements Warehouse {
       ended_at: r.ended === null ? null : d.readTime(r.ended),
       properties: JSON.parse(r.properties) as StoredEvent['properties'],
     }));
+  }
+
+  eventSeries(range: TimeRange, interval: SeriesInterval, tz: string): Promise<SeriesBucket[]> {
+    return insights.eventSeries(this.#exec, this.#schema, range, interval, tz);
+  }
+
+  activeUsers(range: TimeRange, interval: ActivityInterval, tz: string): Promise<ActiveUsers[]> {
+    return insights.activeUsers(this.#exec, this.#schema, range, interval, tz);
+  }
+
+  filmReport(filmId: string, range: TimeRange): Promise<FilmReport> {
+    return insights.filmReport(this.#exec, this.#schema, filmId, range);
+  }
+
+  topElements(range: TimeRange, options: { type: string; kind: string | undefined; limit: number }): Promise<ElementStats[]> {
+    return insights.topElements(this.#exec, this.#schema, range, options);
   }
 
   async close(): Promise<void> {
