@@ -83,5 +83,10 @@ export interface EventLogConsumer {
   commit(records: readonly LogRecord[]): Promise<void>;
   /** Records in the stream not yet committed by the group (all partitions this member reads). */
   lag(): Promise<number>;
+  /**
+   * Optional: whether this member is consuming — in its group, with a live stream, holding at
+   * least one partition — and why not (`reason`) when it is not. Adapters without groups omit it.
+   */
+  health?(): { ready: boolean; reason?: string };
   close(): Promise<void>;
 }
