@@ -125,7 +125,10 @@ log.dirs=$dir/data
 auto.create.topics.enable=false
 num.partitions=4
 default.replication.factor=$rf
-min.insync.replicas=1
+# As in deploy/docker-compose.yml: with 3+ nodes acks=all means two copies, and a replica that
+# is out of sync never becomes leader (no acknowledged write is lost to an election).
+min.insync.replicas=$min_isr
+unclean.leader.election.enable=false
 offsets.topic.replication.factor=$rf
 # Fewer partitions than the default 50 make the first consumer group start much faster.
 offsets.topic.num.partitions=10
