@@ -169,6 +169,7 @@ export class KafkaConsumer implements EventLogConsumer {
   async commit(records: readonly LogRecord[]): Promise<void> {
     const next = new Map<number, number>();
     for (const r of records) next.set(r.partition, Math.max(next.get(r.partition) ?? 0, r.offset + 1));
+    await this.#member?.settled(Math.max(this.#options.timeoutMs, 5000));
     const member = this.#member?.stream ? this.#member : undefined;
     const owned = member?.owned ?? new Set<number>();
     const offsets = [...next]

@@ -40,6 +40,9 @@ export class KafkaMember {
   /** Time (ms since the epoch) of the last fetch answer or failure: the stream is alive. */
   lastFetchAt = Date.now();
   #options: MemberOptions;
+  /** Between a rebalance notice (heartbeat error) and the next completed join. */
+  #rebalancing = false;
+  #settled: (() => void)[] = [];
   #failed = false;
   #closing = false;
 
@@ -61,16 +64,27 @@ export class KafkaMember {
       sessionTimeout: 10_000,
       rebalanceTimeout: 20_000,
       heartbeatInterval: 1000,
-      // Incremental rebalances: members keep the partitions they still own while others join or leave.
-      protocols: [{ name: 'cooperative-sticky', version: 1 }],
+      // Eager round-robin, not cooperative-sticky: a cooperative member's JoinGroup metadata
+      // (owned partitions, generation) changes every round, so each of the client's extra
+      // JoinGroups (a commit that meets a rebalance re-joins too) started yet another rebalance
+      // — a loop of one rebalance a second, seen in test/chaos. Static membership
+      // (`instanceId`) is what spares restarts their rebalance.
       autocommit: false,
       maxWaitTime: 500,
     });
     this.consumer.on('consumer:group:join', ({ assignments }: { assignments?: { topic: string; partitions: number[] }[] }) => {
       if (!assignments) return;
       this.owned = new Set(assignments.filter((a) => a.topic === options.stream).flatMap((a) => a.partitions));
+      this.#stable();
       options.onAssignment(this.owned);
     });
+    this.consumer.on('consumer:group:rebalance', () => {
+      this.#rebalancing = true;
+    });
+    this.consumer.on('consumer:heartbeat:error', () => {
+      this.#rebalancing = true;
+    });
+    this.consumer.on('consumer:heartbeat:end', () => this.#stable());
     // The client emits 'error' when a re-join after a lost session fails: it sends no more
     // heartbeats, so this member is out of the group for good.
     this.consumer.on('error', (err: unknown) => this.#fail(err));
@@ -95,6 +109,26 @@ export class KafkaMember {
     });
     stream.on('error', (err: unknown) => this.#fail(err));
     stream.on('close', () => this.#fail(new Error('the consumer stream closed')));
+  }
+
+  #stable(): void {
+    this.#rebalancing = false;
+    for (const wake of this.#settled.splice(0)) wake();
+  }
+
+  /**
+   * Resolves once no rebalance is under way (or after `ms`). A commit sent mid-rebalance fails
+   * and makes the client re-join a second time, which restarts the rebalance for everyone.
+   */
+  async settled(ms: number): Promise<void> {
+    if (!this.#rebalancing) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#settled.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #fail(err: unknown): void {
