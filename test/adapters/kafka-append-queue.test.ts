@@ -105,6 +105,23 @@ describe('AppendQueue (the Kafka producer’s per-partition scheduling)', () => 
     await queue.drain();
   });
 
+  it('refuses unsent, once its lane is free, an append with less time left than the lane’s requests take', async () => {
+    const { queue, sent } = harness({ deadlineMs: 300 });
+    const slow = queue.enqueue('s', 0, ['slow']);
+    await until(() => sent.length === 1);
+    const late = queue.enqueue('s', 0, ['late']);
+    await sleep(220);
+    sent[0]?.answer(); // took ~220 ms; `late` has ~80 ms left, less than min(220, 150)
+    await slow;
+    await assert.rejects(late, (err: unknown) => err instanceof UnavailableError && /not sent/.test(err.message));
+    const fresh = queue.enqueue('s', 0, ['fresh']);
+    await until(() => sent.length === 2);
+    assert.deepEqual(sent[1]?.records, ['fresh'], 'the refused append was never written');
+    sent[1]?.answer();
+    await fresh;
+    await queue.drain();
+  });
+
   it('rejects the appends of a failed request with its error', async () => {
     const { queue, sent } = harness();
     const append = queue.enqueue('s', 2, ['x']);

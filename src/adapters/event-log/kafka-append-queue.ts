@@ -21,10 +21,14 @@ interface Waiting<T> {
   settled: boolean;
   /** Handed to a send: it may still be written after its deadline. */
   sent: boolean;
+  /** When its deadline passes (ms since the epoch). */
+  deadline: number;
 }
 
 interface Lane<T> {
   waiting: Waiting<T>[];
+  /** Smoothed duration of this lane's recent requests (ms); 0 before the first. */
+  latencyMs: number;
   /** The send in flight, if any, and when it started (ms since the epoch). */
   inFlight: { promise: Promise<void>; since: number } | undefined;
   scheduled: boolean;
@@ -38,7 +42,10 @@ interface Lane<T> {
  * Every append is answered by its deadline. One still waiting in its lane at the deadline is
  * removed and never written — the client's retry cannot meet an old copy in the log; one
  * already sent is answered `UnavailableError` at the deadline too (its request cannot be called
- * back and may still be written; the event id makes the retry count once). A request that
+ * back and may still be written; the event id makes the retry count once). One with less time
+ * left, when its lane frees, than the lane's requests take (smoothed, capped at half the
+ * deadline) is refused unsent at once, so an overloaded cluster is not fed writes whose clients
+ * have already been told 503 and will send them again. A request that
  * outlives `stallMs` frees its lane (the producer is replaced by `onStall`), so one lost
  * answer never stops a partition.
  */
@@ -57,7 +64,7 @@ export class AppendQueue<T> {
     const key = `${stream}\u0000${partition}`;
     let lane = this.#lanes.get(key);
     if (!lane) {
-      lane = { waiting: [], inFlight: undefined, scheduled: false };
+      lane = { waiting: [], latencyMs: 0, inFlight: undefined, scheduled: false };
       this.#lanes.set(key, lane);
     }
     const theLane = lane;
@@ -68,6 +75,7 @@ export class AppendQueue<T> {
         reject,
         settled: false,
         sent: false,
+        deadline: Date.now() + this.#options.deadlineMs,
         timer: setTimeout(() => {
           if (waiting.settled) return;
           waiting.settled = true;
@@ -93,15 +101,27 @@ export class AppendQueue<T> {
 
   #dispatch(stream: string, partition: number, lane: Lane<T>): void {
     if (lane.inFlight || lane.waiting.length === 0) return;
-    const batch = lane.waiting.splice(0);
+    const now = Date.now();
+    // An append with less time left than a request takes would be answered 503 and written
+    // anyway, and its client's retry written again: refuse it now, unsent. The estimate is capped
+    // at half the deadline so that a slow spell cannot refuse everything (and never measure again).
+    const needed = Math.min(lane.latencyMs, this.#options.deadlineMs / 2);
+    const batch: Waiting<T>[] = [];
+    for (const w of lane.waiting.splice(0)) {
+      if (w.deadline - now >= needed) batch.push(w);
+      else this.#settle([w], new UnavailableError(`not sent: ${w.deadline - now} ms left, Kafka answers in about ${Math.round(lane.latencyMs)} ms`, { retryAfterSeconds: 1 }));
+    }
+    if (batch.length === 0) return;
     for (const w of batch) w.sent = true;
     const promise = this.#options.send(stream, partition, batch.flatMap((w) => w.records)).then(
       () => this.#settle(batch, undefined),
       (err: unknown) => this.#settle(batch, err ?? new Error('send failed')),
     );
-    const inFlight = { promise, since: Date.now() };
+    const inFlight = { promise, since: now };
     lane.inFlight = inFlight;
     void promise.finally(() => {
+      const took = Date.now() - now;
+      lane.latencyMs = lane.latencyMs === 0 ? took : lane.latencyMs * 0.7 + took * 0.3;
       if (lane.inFlight !== inFlight) return; // freed by the watchdog already
       lane.inFlight = undefined;
       this.#schedule(stream, partition, lane);
