@@ -37,7 +37,7 @@ test('the service loses no acknowledged event and recovers within its bounds thr
   } catch (err) {
     throw new Error('the chaos suite needs its engines (scripts/engines/chaos.sh up); they did not start', { cause: err });
   }
-  timeline.mark(`engines up: Kafka ${env.KAFKA_BROKERS}, ClickHouse ${env.CLICKHOUSE_URL}`);
+  timeline.mark(`t0 = ${new Date(timeline.t0).toISOString()}; engines up: Kafka ${env.KAFKA_BROKERS}, ClickHouse ${env.CLICKHOUSE_URL}`);
   after(async () => {
     if (process.env.CHAOS_KEEP_ENGINES !== '1') await chaos('down').catch((err: unknown) => console.error(err));
   });
@@ -71,7 +71,8 @@ test('the service loses no acknowledged event and recovers within its bounds thr
   const onLine = (name: string, { at, entry }: { at: number; entry: Record<string, unknown> }) => {
     const message = typeof entry.message === 'string' ? entry.message : '';
     const level = entry['log.level'];
-    const error = (entry.error as { message?: string } | undefined)?.message ?? '';
+    const causes = Array.isArray(entry.causes) ? ` (${entry.causes.map(String).join('; ')})` : '';
+    const error = ((entry.error as { message?: string } | undefined)?.message ?? '') + causes;
     if (message === 'consumer group assignment') {
       counts.assignments += 1;
       timeline.mark(`${name}: assignment ${JSON.stringify(entry.partitions)} (dropped ${String(entry.dropped)})`, at);

@@ -1,7 +1,7 @@
 import { NotFoundError, UnavailableError } from '../../domain/errors.ts';
 import type { ConsumerOptions, EventLogConsumer, LogRecord, PollOptions } from '../../ports/event-log.ts';
 import type { Logger } from '../../observability/logger.ts';
-import { isRebalance, toUnavailable, withDeadline } from './kafka-errors.ts';
+import { errorCauses, isRebalance, toUnavailable, withDeadline } from './kafka-errors.ts';
 import { KafkaMember, type Msg } from './kafka-member.ts';
 
 /** Records fetched ahead of `poll`; the stream is paused above this so memory stays bounded. */
@@ -93,7 +93,7 @@ export class KafkaConsumer implements EventLogConsumer {
     const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.#failures - 1));
     this.#retryAt = Date.now() + delay;
     this.#lastError = err instanceof Error ? err.message : String(err);
-    this.#options.logger.error({ err, retryInMs: delay, failures: this.#failures }, 'Kafka consumer failed; leaving the group and joining again');
+    this.#options.logger.error({ err, causes: errorCauses(err), retryInMs: delay, failures: this.#failures }, 'Kafka consumer failed; leaving the group and joining again');
     void member.close();
     this.#wake?.();
   }

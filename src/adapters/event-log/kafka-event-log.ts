@@ -4,7 +4,7 @@ import type { ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, 
 import type { Logger } from '../../observability/logger.ts';
 import { AppendQueue } from './kafka-append-queue.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
-import { isUnknownTopic, toAdminError, toUnavailable, withDeadline } from './kafka-errors.ts';
+import { errorCauses, isUnknownTopic, toAdminError, toUnavailable, withDeadline } from './kafka-errors.ts';
 import { partitionForKey } from './partitioner.ts';
 
 export interface KafkaEventLogOptions {
@@ -44,6 +44,7 @@ export class KafkaEventLog implements EventLog {
   #partitions = new Map<string, { count: number; at: number }>();
   #queue: AppendQueue<Message>;
   #pendingRecords = 0;
+  #replacedAt = 0;
   #consumers = new Set<KafkaConsumer>();
   #closed = false;
 
@@ -65,12 +66,18 @@ export class KafkaEventLog implements EventLog {
     this.#queue = new AppendQueue<Message>({
       send: (stream, partition, messages) => this.#send(stream, partition, messages),
       deadlineMs: options.timeoutMs,
-      stallMs: Math.max(10_000, options.timeoutMs * 10),
+      // A request still retrying this long is against a broker that does not answer (paused,
+      // cut off) or on stale leaders: its appends were answered 503 long ago. A fresh producer
+      // (new producer id, fresh metadata) takes the partition over at once.
+      stallMs: Math.max(3000, options.timeoutMs * 3),
       onStall: (stream, partition, waitedMs) => {
         options.logger.error({ stream, partition, waitedMs }, 'Kafka produce request unanswered; replacing the producer');
         const stuck = this.#producer;
+        if (this.#replacedAt > Date.now() - 1000) return; // another lane replaced it just now
+        this.#replacedAt = Date.now();
         this.#producer = this.#newProducer();
-        void withDeadline(stuck.close(), 5000, 'closing a stuck producer').catch(() => undefined);
+        // Other partitions' requests on it may still be answered: close it once they had time.
+        setTimeout(() => void withDeadline(stuck.close(), 5000, 'closing a stuck producer').catch(() => undefined), 30_000).unref();
       },
     });
   }
@@ -81,11 +88,13 @@ export class KafkaEventLog implements EventLog {
       clientId,
       bootstrapBrokers: brokers,
       timeout: timeoutMs,
-      requestTimeout: timeoutMs,
+      // The broker answers a produce by `timeout` (acks=all included); a connection silent a second
+      // longer is dead (paused broker) and is dropped instead of waiting the client's default 30 s.
+      requestTimeout: timeoutMs + 1000,
       connectTimeout: timeoutMs,
       // Retries within the client are bounded (an idempotent producer with retries <= 1 would
       // retry forever); what is still unsent at the append's deadline is dropped by AppendQueue.
-      retries: 3,
+      retries: 2,
       retryDelay: 100,
       idempotent: true,
       acks: ProduceAcks.ALL,
@@ -170,7 +179,7 @@ export class KafkaEventLog implements EventLog {
       producer.clearMetadata();
       if (isUnknownTopic(err)) this.#partitions.delete(stream);
       const mapped = isUnknownTopic(err) ? new NotFoundError(`Topic "${stream}" does not exist.`, { cause: err }) : toUnavailable(err, 'Kafka did not acknowledge the records');
-      this.#options.logger.warn({ err, stream, partition, records: messages.length }, 'produce failed');
+      this.#options.logger.warn({ err, causes: errorCauses(err), stream, partition, records: messages.length }, 'produce failed');
       throw mapped;
     }
   }
