@@ -15,6 +15,24 @@ export function failingFor(attempts: readonly Attempt[], from: number, to: numbe
   return Math.max(...failed.map((a) => a.end)) - from;
 }
 
+/**
+ * When 202s resumed after `from` (ms after it): the start of the first whole second from which
+ * every second up to `to` had at least `share` of its attempts answered 202 (0: from the start).
+ * `undefined` when the last second of the window still fell short. Clients retrying a backlog
+ * after an outage get some 503s while the api sheds their burst; this says when the service
+ * works again, where `failingFor` says when the very last failure was.
+ */
+export function resumedAfter(attempts: readonly Attempt[], from: number, to: number, share = 0.9): number | undefined {
+  const seconds = Math.floor((to - from) / 1000);
+  let resumed: number | undefined;
+  for (let s = seconds - 1; s >= 0; s--) {
+    const start = from + s * 1000;
+    if (okShare(attempts, start, start + 1000) < share) break;
+    resumed = s * 1000;
+  }
+  return resumed;
+}
+
 /** Longest stretch (ms) within [from, to) in which no attempt ended with 202. */
 export function longestWithout202(attempts: readonly Attempt[], from: number, to: number): number {
   const oks = attempts.filter((a) => a.status === 202 && a.end >= from && a.end < to).map((a) => a.end).sort((a, b) => a - b);
