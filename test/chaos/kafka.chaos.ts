@@ -5,7 +5,7 @@
  * ClickHouse directly: every acknowledged event is there (lost = 0), none is counted twice by
  * the analytics, and the bounds below held. Starts its own engines with scripts/engines/chaos.sh
  * (ports 9192-9194 / 8323, run dir $UGC_ENGINES_DIR/run-chaos) and stops them at the end unless
- * CHAOS_KEEP_ENGINES=1. Env: CHAOS_SEED (8), CHAOS_RATE (requests/s, 40), CHAOS_EVENTS (per request, 20).
+ * CHAOS_KEEP_ENGINES=1. Env: CHAOS_SEED (8), CHAOS_RATE (requests/s, 100), CHAOS_EVENTS (per request, 20).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import { Load } from './lib/load.ts';
 import { scrape, Supervised } from './lib/services.ts';
 
 const SEED = Number(process.env.CHAOS_SEED ?? 8);
-const RATE = Number(process.env.CHAOS_RATE ?? 40);
+const RATE = Number(process.env.CHAOS_RATE ?? 100);
 const EVENTS = Number(process.env.CHAOS_EVENTS ?? 20);
 const API_PORT = 8480;
 const ETL_PORTS = [8481, 8482];
