@@ -38,7 +38,10 @@ test('the service loses no acknowledged event and recovers within its bounds thr
     throw new Error('the chaos suite needs its engines (scripts/engines/chaos.sh up); they did not start', { cause: err });
   }
   timeline.mark(`t0 = ${new Date(timeline.t0).toISOString()}; engines up: Kafka ${env.KAFKA_BROKERS}, ClickHouse ${env.CLICKHOUSE_URL}`);
+  // Undone in reverse order (processes before the engines they use), whatever fails.
+  const cleanups: (() => unknown)[] = [];
   after(async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((err: unknown) => console.error(err));
     if (process.env.CHAOS_KEEP_ENGINES !== '1') await chaos('down').catch((err: unknown) => console.error(err));
   });
 
@@ -47,7 +50,7 @@ test('the service loses no acknowledged event and recovers within its bounds thr
   const database = `chaos_${run}`;
   const secret = randomBytes(24).toString('hex');
   const dataDir = await mkdtemp(join(tmpdir(), 'ugc-chaos-'));
-  after(() => rm(dataDir, { recursive: true, force: true }));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
   const common = {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
@@ -93,7 +96,7 @@ test('the service loses no acknowledged event and recovers within its bounds thr
   const api = new Supervised('api', 'api', { ...common, PORT: String(API_PORT) }, { onLine, onExit });
   const etls = ETL_PORTS.map((port, i) => new Supervised(`etl-${i + 1}`, 'etl', { ...common, ETL_HTTP_PORT: String(port), KAFKA_GROUP_INSTANCE_ID: `etl-${i + 1}` }, { onLine, onExit }));
   const all = [api, ...etls];
-  after(() => Promise.all(all.map((s) => s.stop())));
+  cleanups.push(() => Promise.all(all.map((s) => s.stop())));
   const apiUrl = `http://127.0.0.1:${API_PORT}`;
   const apiUp = () => fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok);
 
@@ -103,7 +106,7 @@ test('the service loses no acknowledged event and recovers within its bounds thr
   const watcher = new IsrWatcher(env.KAFKA_BROKERS.split(','), topic, (state, at) =>
     timeline.mark(`ISR: ${state.map((p, i) => `p${i} leader ${p.leader} isr [${p.isr.join(',')}]`).join('; ')}`, at),
   );
-  after(() => watcher.close());
+  cleanups.push(() => watcher.close());
   await until('every partition with 3 in-sync replicas', 60_000, () => watcher.full(3));
   await until('both ETLs holding partitions', 60_000, () => counts.assignments >= 2);
 
@@ -114,7 +117,7 @@ test('the service loses no acknowledged event and recovers within its bounds thr
       void scrape(`http://127.0.0.1:${ETL_PORTS[i]}/metrics`, 'ugc_etl_rows_loaded_total').then((v) => v !== undefined && loaded.set(`${etl.name}#${etl.starts}`, v));
     });
   }, 1000);
-  after(() => clearInterval(scraper));
+  cleanups.push(() => clearInterval(scraper));
 
   const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => mintToken({ secret, userId: `chaos-user-${i}`, admin: false, ttlSeconds: 3600 })));
   const load = new Load({ url: apiUrl, tokens, rate: RATE, eventsPerRequest: EVENTS, maxInFlight: RATE * 10, seed: SEED, attemptTimeoutMs: 5000 });

@@ -120,7 +120,8 @@ export class AppendQueue<T> {
     const inFlight = { promise, since: now };
     lane.inFlight = inFlight;
     void promise.finally(() => {
-      const took = Date.now() - now;
+      // Capped: one request that outlived the deadline (a broker lost) must not refuse the next ones.
+      const took = Math.min(Date.now() - now, this.#options.deadlineMs);
       lane.latencyMs = lane.latencyMs === 0 ? took : lane.latencyMs * 0.7 + took * 0.3;
       if (lane.inFlight !== inFlight) return; // freed by the watchdog already
       lane.inFlight = undefined;

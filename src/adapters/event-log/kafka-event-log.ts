@@ -50,18 +50,17 @@ export class KafkaEventLog implements EventLog {
 
   constructor(options: KafkaEventLogOptions) {
     this.#options = options;
-    const base = {
+    this.#admin = new Admin({
       clientId: options.clientId,
       bootstrapBrokers: options.brokers,
       timeout: options.timeoutMs,
       // Passed through to each connection: a broker that does not answer (paused, partitioned)
       // fails the request after this instead of the client's default 30 s.
-      requestTimeout: options.timeoutMs,
+      requestTimeout: Math.max(options.timeoutMs, 5000),
       connectTimeout: options.timeoutMs,
       retries: 3,
       retryDelay: 100,
-    };
-    this.#admin = new Admin(base);
+    });
     this.#producer = this.#newProducer();
     this.#queue = new AppendQueue<Message>({
       send: (stream, partition, messages) => this.#send(stream, partition, messages),
@@ -76,6 +75,7 @@ export class KafkaEventLog implements EventLog {
         if (this.#replacedAt > Date.now() - 1000) return; // another lane replaced it just now
         this.#replacedAt = Date.now();
         this.#producer = this.#newProducer();
+        void this.#producer.initIdempotentProducer({}).catch(() => undefined);
         // Other partitions' requests on it may still be answered: close it once they had time.
         setTimeout(() => void withDeadline(stuck.close(), 5000, 'closing a stuck producer').catch(() => undefined), 30_000).unref();
       },
@@ -96,6 +96,8 @@ export class KafkaEventLog implements EventLog {
       // retry forever); what is still unsent at the append's deadline is dropped by AppendQueue.
       retries: 2,
       retryDelay: 100,
+      // Leaders move when a broker fails: look again every second, not every 5 s.
+      metadataMaxAge: 1000,
       idempotent: true,
       acks: ProduceAcks.ALL,
       // zstd: the best ratio per CPU for JSON events, built into Node's zlib.
@@ -106,8 +108,13 @@ export class KafkaEventLog implements EventLog {
 
   async start(): Promise<void> {
     // Connect and fetch cluster metadata now, so the first request does not pay for it.
+    // The producer's id too: the first requests would otherwise pay for it and miss their deadline.
     try {
-      await withDeadline(this.#admin.metadata({ topics: [] }), Math.max(this.#options.timeoutMs, 10_000), 'connecting to Kafka');
+      await withDeadline(
+        Promise.all([this.#admin.metadata({ topics: [] }), this.#producer.initIdempotentProducer({})]),
+        Math.max(this.#options.timeoutMs, 10_000),
+        'connecting to Kafka',
+      );
     } catch (err) {
       throw toUnavailable(err, 'Kafka is unreachable');
     }
