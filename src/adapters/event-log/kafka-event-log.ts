@@ -1,9 +1,10 @@
-import { Admin, type MessageToProduce, ProduceAcks, Producer } from '@platformatic/kafka';
+import { Admin, type MessageToProduce, type Producer } from '@platformatic/kafka';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.ts';
 import type { ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecordInput, StreamInfo } from '../../ports/event-log.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { AppendQueue } from './kafka-append-queue.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
+import { newProducer } from './kafka-producer.ts';
 import { errorCauses, isUnknownTopic, toAdminError, toUnavailable, withDeadline } from './kafka-errors.ts';
 import { partitionForKey } from './partitioner.ts';
 
@@ -32,9 +33,10 @@ const PARTITION_CACHE_MS = 30_000;
  * The event log on Apache Kafka. The producer is idempotent and waits for all in-sync replicas
  * (acks=all), so an acknowledged record survives the loss of a broker and a retried send is never
  * written twice. We choose partitions ourselves with Kafka's own murmur2 partitioner (the same
- * placement as the embedded log), and coalesce the appends of one event-loop turn per partition
- * into one produce request: under load many HTTP requests share one round trip, and each request
- * still lands in one record batch, atomically.
+ * placement as the embedded log). Appends go through `AppendQueue`: one produce request in flight
+ * per partition, what arrives meanwhile coalesced into the next (under load many HTTP requests
+ * share one round trip, and each request still lands in one record batch, atomically), and every
+ * append answered by `timeoutMs`, unsent ones refused rather than written after their 503.
  */
 export class KafkaEventLog implements EventLog {
   readonly kind = 'kafka';
@@ -61,7 +63,7 @@ export class KafkaEventLog implements EventLog {
       retries: 3,
       retryDelay: 100,
     });
-    this.#producer = this.#newProducer();
+    this.#producer = newProducer(this.#options);
     this.#queue = new AppendQueue<Message>({
       send: (stream, partition, messages) => this.#send(stream, partition, messages),
       deadlineMs: options.timeoutMs,
@@ -74,35 +76,11 @@ export class KafkaEventLog implements EventLog {
         const stuck = this.#producer;
         if (this.#replacedAt > Date.now() - 1000) return; // another lane replaced it just now
         this.#replacedAt = Date.now();
-        this.#producer = this.#newProducer();
+        this.#producer = newProducer(this.#options);
         void this.#producer.initIdempotentProducer({}).catch(() => undefined);
         // Other partitions' requests on it may still be answered: close it once they had time.
         setTimeout(() => void withDeadline(stuck.close(), 5000, 'closing a stuck producer').catch(() => undefined), 30_000).unref();
       },
-    });
-  }
-
-  #newProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
-    const { clientId, brokers, timeoutMs } = this.#options;
-    return new Producer<Buffer, Buffer, Buffer, Buffer>({
-      clientId,
-      bootstrapBrokers: brokers,
-      timeout: timeoutMs,
-      // The broker answers a produce by `timeout` (acks=all included); a connection silent a second
-      // longer is dead (paused broker) and is dropped instead of waiting the client's default 30 s.
-      requestTimeout: timeoutMs + 1000,
-      connectTimeout: timeoutMs,
-      // Retries within the client are bounded (an idempotent producer with retries <= 1 would
-      // retry forever); what is still unsent at the append's deadline is dropped by AppendQueue.
-      retries: 2,
-      retryDelay: 100,
-      // Leaders move when a broker fails: look again every second, not every 5 s.
-      metadataMaxAge: 1000,
-      idempotent: true,
-      acks: ProduceAcks.ALL,
-      // zstd: the best ratio per CPU for JSON events, built into Node's zlib.
-      compression: 'zstd',
-      autocreateTopics: false,
     });
   }
 
