@@ -9,7 +9,8 @@
 #
 # Env: CHAOS_ENGINES_RUN (run dir; default $UGC_ENGINES_DIR/run-chaos), CHAOS_KAFKA_PORT (9192;
 # nodes on 9192..9194), CHAOS_KAFKA_CONTROLLER_PORT (19192..19194), CHAOS_CLICKHOUSE_HTTP_PORT
-# (8323), CHAOS_CLICKHOUSE_TCP_PORT (9400), CHAOS_CLICKHOUSE_INTERSERVER_PORT (9409). Every port
+# (8323), CHAOS_CLICKHOUSE_TCP_PORT (9400), CHAOS_CLICKHOUSE_INTERSERVER_PORT (9409),
+# CHAOS_PROXY_PORT (unset; the suite sets 9292: nodes advertise 9292..9294, its proxies). Every port
 # must be below the ephemeral range (lib.sh refuses the others). UGC_ENGINES_DIR (the install
 # cache) is shared with up.sh.
 set -euo pipefail
@@ -21,6 +22,9 @@ export KAFKA_NODES=3
 export KAFKA_PORT="${CHAOS_KAFKA_PORT:-9192}"
 export KAFKA_CONTROLLER_PORT="${CHAOS_KAFKA_CONTROLLER_PORT:-19192}"
 export KAFKA_HEAP="${CHAOS_KAFKA_HEAP:--Xmx384m -Xms128m}"
+# Set by the suite, which runs a TCP proxy per node there (its network fault); unset, the nodes
+# advertise their own ports.
+if [ -n "${CHAOS_PROXY_PORT:-}" ]; then export KAFKA_ADVERTISED_PORT="$CHAOS_PROXY_PORT"; fi
 export CLICKHOUSE_SHARDS=1
 export CLICKHOUSE_HTTP_PORT="${CHAOS_CLICKHOUSE_HTTP_PORT:-8323}"
 export CLICKHOUSE_TCP_PORT="${CHAOS_CLICKHOUSE_TCP_PORT:-9400}"

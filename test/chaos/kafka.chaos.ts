@@ -17,12 +17,15 @@ import { mintToken } from '../../src/api/auth.ts';
 import { type ChaosEnv, chaos, clickhouse, enginePid, enginesUp, IsrWatcher, until } from './lib/cluster.ts';
 import { failingFor, longestWithout202, okShare, resumedAfter, seconds, Timeline } from './lib/figures.ts';
 import { Load } from './lib/load.ts';
+import { PausableProxy } from './lib/proxy.ts';
 import { scrape, Supervised } from './lib/services.ts';
 
 const SEED = Number(process.env.CHAOS_SEED ?? 8);
 const RATE = Number(process.env.CHAOS_RATE ?? 100);
 const EVENTS = Number(process.env.CHAOS_EVENTS ?? 20);
 const API_PORT = 8480;
+/** Node i (1-based) is reached through a proxy on PROXY_PORT + i - 1, its Kafka port on 9192 + i - 1. */
+const PROXY_PORT = 9292;
 const ETL_PORTS = [8481, 8482];
 /** The bound of issue #8: after the ISR change, clients get 202s again within this (ms). */
 const RESUME_BOUND_MS = 5000;
@@ -31,6 +34,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('the service loses no acknowledged event and recovers within its bounds through broker, ETL, ClickHouse and api faults', { timeout: 900_000 }, async () => {
   const timeline = new Timeline();
+  // The proxies come first: the nodes advertise them, and chaos.sh waits for every node to answer.
+  process.env.CHAOS_PROXY_PORT = String(PROXY_PORT);
+  const proxies = [0, 1, 2].map((i) => new PausableProxy(PROXY_PORT + i, 9192 + i));
+  after(() => Promise.all(proxies.map((p) => p.close())));
+  await Promise.all(proxies.map((p) => p.listening()));
   let env: ChaosEnv;
   try {
     env = await enginesUp();
@@ -56,7 +64,8 @@ test('the service loses no acknowledged event and recovers within its bounds thr
     LOG_LEVEL: 'info',
     DATA_DIR: dataDir,
     EVENT_LOG: 'kafka',
-    KAFKA_BROKERS: env.KAFKA_BROKERS,
+    // Through the proxies, so a cut-off node is cut off for bootstrap too.
+    KAFKA_BROKERS: proxies.map((_, i) => `127.0.0.1:${PROXY_PORT + i}`).join(','),
     KAFKA_REPLICATION_FACTOR: '3',
     WAREHOUSE: 'clickhouse',
     CLICKHOUSE_URL: env.CLICKHOUSE_URL,
@@ -168,6 +177,25 @@ test('the service loses no acknowledged event and recovers within its bounds thr
 
   await brokerFault('SIGKILL', 2, 20_000);
   await brokerFault('SIGSTOP', 3, 20_000);
+
+  // Network: node 3 cut off (its proxy paused) for 15 s. Kafka still sees it alive (it talks to
+  // the controllers directly), so nothing is re-elected: its partitions wait, the others must not.
+  {
+    await until('a full ISR before the network fault', 120_000, () => watcher.full(3));
+    const t0 = Date.now();
+    proxies[2]?.pause();
+    timeline.mark('FAULT network: node 3 unreachable (proxy paused) for 15 s');
+    await sleep(15_000);
+    proxies[2]?.resume();
+    const t1 = Date.now();
+    timeline.mark('network healed');
+    await sleep(10_000);
+    const during = okShare(load.attempts, t0, t1);
+    const resumed = resumedAfter(load.attempts, t1, Date.now());
+    figure('network fault on node 3: 202 share while cut off', `${(during * 100).toFixed(1)} %`);
+    figure('network fault on node 3: 202s resumed after it healed', seconds(resumed), resumed !== undefined && resumed <= RESUME_BOUND_MS, `<= ${RESUME_BOUND_MS / 1000} s`);
+    await until('the ISR full again after the network fault', 120_000, () => watcher.full(3));
+  }
 
   // ETL SIGKILL: the survivor (or the restarted one) must load everything acknowledged before it.
   {
