@@ -5,6 +5,7 @@ import { analytics } from './analytics.bench.ts';
 import { etl } from './etl.bench.ts';
 import { eventLog } from './event-log.bench.ts';
 import { ingest } from './ingest.bench.ts';
+import { kafkaIngest } from './kafka-ingest.bench.ts';
 import type { Bench, BenchOptions, BenchOutput } from './lib/bench.ts';
 import { cleanup } from './lib/processes.ts';
 import { type BenchResult, type Environment, HostCpu, environment, formatTable, round } from './lib/report.ts';
@@ -14,7 +15,7 @@ import { type BenchResult, type Environment, HostCpu, environment, formatTable, 
  * benchmark (or the ones named) one after the other, prints a table per benchmark with its
  * ceiling, and merges the results into bench/results/latest.json.
  */
-const BENCHES: readonly Bench[] = [ingest, eventLog, etl, analytics];
+const BENCHES: readonly Bench[] = [ingest, eventLog, etl, analytics, kafkaIngest];
 const RESULTS = new URL('./results/latest.json', import.meta.url).pathname;
 
 interface ResultsFile {
@@ -25,7 +26,7 @@ interface ResultsFile {
 function usage(): string {
   return [
     'Usage: node bench/run.ts [name...] [--profile] [--log-level LEVEL] [--case TEXT]',
-    ...BENCHES.map((b) => `  ${b.name.padEnd(10)} ${b.summary}`),
+    ...BENCHES.map((b) => `  ${b.name.padEnd(12)} ${b.summary}`),
     '  --profile     `ingest`: the service children run with --cpu-prof (bench/results/profiles/)',
     '  --log-level   `ingest`: LOG_LEVEL of the service children (default warn)',
     '  --case TEXT   `ingest`: only the cases whose label contains TEXT, e.g. --case "POST 100"',
@@ -55,7 +56,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const selected = positionals.length === 0 ? BENCHES : BENCHES.filter((b) => positionals.includes(b.name));
+  // Unnamed, a benchmark that needs an engine runs only when its environment names one.
+  const selected = positionals.length === 0 ? BENCHES.filter((b) => b.requires === undefined || process.env[b.requires]) : BENCHES.filter((b) => positionals.includes(b.name));
   const options: BenchOptions = { profile: values.profile, logLevel: values['log-level'], only: values.case };
   const env = environment();
   console.log(`# UGC Service benchmarks, ${new Date().toISOString()}`);

@@ -17,7 +17,16 @@ export interface Config {
     path: string;
     maxPendingRecords: number;
     retentionMs: number;
-    kafka: { brokers: string[]; clientId: string; replicationFactor: number; timeoutMs: number };
+    kafka: {
+      brokers: string[];
+      clientId: string;
+      replicationFactor: number;
+      /** min.insync.replicas of created topics with replication factor >= 3. */
+      minInsyncReplicas: number;
+      timeoutMs: number;
+      /** Static consumer-group membership id of this process (unset: dynamic membership). */
+      groupInstanceId?: string;
+    };
   };
   warehouse: {
     backend: 'chdb' | 'clickhouse';
@@ -136,6 +145,15 @@ export const VARIABLES = {
   },
   KAFKA_CLIENT_ID: { description: 'Kafka client id (shows in broker logs and quotas).', default: 'ugc-service', parse: str() },
   KAFKA_REPLICATION_FACTOR: { description: 'Replication factor of the topics the service creates (3 in production).', default: '1', parse: int(1, 32) },
+  KAFKA_MIN_INSYNC_REPLICAS: {
+    description: 'min.insync.replicas of the topics the service creates with replication factor 3 or more: acks=all then means this many copies.',
+    default: '2',
+    parse: int(1, 32),
+  },
+  KAFKA_GROUP_INSTANCE_ID: {
+    description: 'Static consumer-group membership (group.instance.id), unique per etl process: a restart within 10 s keeps its partitions without a rebalance.',
+    parse: str(/^[A-Za-z0-9._-]{1,200}$/, 'letters, digits, ".", "_" or "-"'),
+  },
   KAFKA_TIMEOUT_MS: {
     description: 'Longest wait for a Kafka acknowledgement or connection before the API answers 503.',
     default: '1000',
@@ -278,7 +296,9 @@ export function loadConfig(env: Env = process.env): Config {
         brokers: get('KAFKA_BROKERS'),
         clientId: get('KAFKA_CLIENT_ID'),
         replicationFactor: get('KAFKA_REPLICATION_FACTOR'),
+        minInsyncReplicas: get('KAFKA_MIN_INSYNC_REPLICAS'),
         timeoutMs: get('KAFKA_TIMEOUT_MS'),
+        ...(opt('KAFKA_GROUP_INSTANCE_ID') === undefined ? {} : { groupInstanceId: opt<string>('KAFKA_GROUP_INSTANCE_ID') }),
       },
     },
     warehouse: {

@@ -15,6 +15,8 @@ export interface Bench {
   name: string;
   /** One line for `node bench/run.ts --help`. */
   summary: string;
+  /** An environment variable it needs (e.g. KAFKA_BROKERS): without it, a run of all benchmarks skips it. */
+  requires?: string;
   run(options: BenchOptions): Promise<BenchOutput>;
 }
 

@@ -8,7 +8,9 @@
 # Env: KAFKA_VERSION (4.4.0), KAFKA_NODES (1; N nodes = N combined broker+controller
 # processes and an N-voter quorum), KAFKA_PORT (9092; node i listens on KAFKA_PORT+i),
 # KAFKA_CONTROLLER_PORT (19092; node i's controller listener on KAFKA_CONTROLLER_PORT+i),
-# KAFKA_HEAP (-Xmx512m -Xms256m, per node).
+# KAFKA_HEAP (-Xmx512m -Xms256m, per node), KAFKA_ADVERTISED_PORT (KAFKA_PORT; node i tells
+# clients and the other brokers to reach it on KAFKA_ADVERTISED_PORT+i: the chaos suite puts a
+# TCP proxy there to cut a broker off the network; that proxy must be up before `start`).
 #
 # There is no Kafka distribution tarball reachable here, only Maven Central, so the broker is
 # assembled from the `kafka_2.13` artifact (kafka.Kafka, kafka.tools.StorageTool) plus
@@ -21,6 +23,7 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 KAFKA_NODES="${KAFKA_NODES:-1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19092}"
+KAFKA_ADVERTISED_PORT="${KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xmx512m -Xms256m}"
 # log4j2 binding for Kafka's slf4j 1.7 API: the Maven artifacts leave the binding to the
 # distribution, and without one the broker would log nothing at all.
@@ -115,7 +118,7 @@ process.roles=broker,controller
 node.id=$((i + 1))
 controller.quorum.voters=$voters
 listeners=PLAINTEXT://127.0.0.1:$(node_port "$i"),CONTROLLER://127.0.0.1:$(controller_port "$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(node_port "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$((KAFKA_ADVERTISED_PORT + i))
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -125,7 +128,10 @@ log.dirs=$dir/data
 auto.create.topics.enable=false
 num.partitions=4
 default.replication.factor=$rf
-min.insync.replicas=1
+# As in deploy/docker-compose.yml: with 3+ nodes acks=all means two copies, and a replica that
+# is out of sync never becomes leader (no acknowledged write is lost to an election).
+min.insync.replicas=$min_isr
+unclean.leader.election.enable=false
 offsets.topic.replication.factor=$rf
 # Fewer partitions than the default 50 make the first consumer group start much faster.
 offsets.topic.num.partitions=10
@@ -152,6 +158,8 @@ cmd_start() {
   # A data dir formatted for another node count (or an older cluster) cannot be reused:
   # the quorum voters are part of the formatted metadata. Test data is disposable, so wipe.
   local layout="version=$KAFKA_VERSION nodes=$KAFKA_NODES port=$KAFKA_PORT controller=$KAFKA_CONTROLLER_PORT"
+  # Only when set apart, so that clusters formatted before the setting existed keep their layout.
+  [ "$KAFKA_ADVERTISED_PORT" = "$KAFKA_PORT" ] || layout="$layout advertised=$KAFKA_ADVERTISED_PORT"
   local i any_running=0
   for ((i = 0; i < KAFKA_NODES; i++)); do
     pid_running "$(node_pidfile "$i")" "$(node_pattern "$i")" && any_running=1

@@ -145,6 +145,13 @@ require_port_free() {
     '' | *[!0-9]*) die "$name: port '$port' is not a number" ;;
   esac
   if [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then die "$name: port $port is out of range"; fi
+  # A listener inside the kernel's ephemeral range can find its port taken by any outgoing
+  # connection (and a restarted engine cannot get it back): refuse it.
+  local low high
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { low=32768 high=60999; }
+  if [ "$port" -ge "$low" ] && [ "$port" -le "$high" ]; then
+    die "$name: port $port is in the ephemeral range $low-$high; pick one below $low"
+  fi
   if port_open "$port"; then
     die "$name: port $port on 127.0.0.1 is already in use by another process (set the port env var or stop it)"
   fi

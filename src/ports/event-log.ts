@@ -84,8 +84,8 @@ export interface EventLogConsumer {
   /** Records in the stream not yet committed by the group (all partitions this member reads). */
   lag(): Promise<number>;
   /**
-   * Optional: whether this member can make progress on its own account (e.g. not ready while it
-   * "holds no partitions"); the ETL's readiness includes it. Synchronous and cheap: no I/O.
+   * Optional: whether this member is consuming — in its group, with a live stream, holding at
+   * least one partition — and why not (`reason`) when it is not. Adapters without groups omit it.
    */
   health?(): { ready: boolean; reason?: string };
   close(): Promise<void>;

@@ -143,6 +143,51 @@ describe('KafkaEventLog against a real broker', () => {
     }
   });
 
+  it('reports consumer health: ready while it holds a partition, not ready while it holds none, ready again once it takes over', async () => {
+    const log = await started();
+    const stream = `h-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    try {
+      await log.createStream(stream, { partitions: 1 });
+      const a = log.consumer({ group, stream });
+      assert.deepEqual(a.health?.(), { ready: false, reason: 'joining the group' });
+      const pollUntil = async (consumers: typeof a[], done: () => boolean) => {
+        const deadline = Date.now() + 30_000;
+        while (!done()) {
+          assert.ok(Date.now() < deadline, 'timed out');
+          await Promise.all(consumers.map((c) => c.poll({ maxRecords: 10, maxWaitMs: 100 })));
+        }
+      };
+      await pollUntil([a], () => a.health?.().ready === true);
+      const b = log.consumer({ group, stream });
+      // One partition, two members: one of them holds nothing and says so.
+      await pollUntil([a, b], () => [a, b].some((c) => c.health?.().reason === 'holds no partitions'));
+      const [holder, idle] = a.health?.().ready ? [a, b] : [b, a];
+      assert.equal(holder.health?.().ready, true);
+      await holder.close();
+      assert.deepEqual(holder.health?.(), { ready: false, reason: 'consumer closed' });
+      await pollUntil([idle], () => idle.health?.().ready === true);
+      await idle.close();
+    } finally {
+      await log.deleteStream(stream).catch(() => undefined);
+      await log.close();
+    }
+  });
+
+  it('keeps polling without throwing while the cluster is unreachable, and says why it is not ready', async () => {
+    const down = makeLog({ brokers: ['127.0.0.1:1'], timeoutMs: 1000 });
+    const consumer = down.consumer({ group: `g-${randomUUID()}`, stream: 'ugc.events' });
+    const t0 = Date.now();
+    assert.deepEqual(await consumer.poll({ maxRecords: 10, maxWaitMs: 200 }), []);
+    assert.deepEqual(await consumer.poll({ maxRecords: 10, maxWaitMs: 200 }), []);
+    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+    const health = consumer.health?.();
+    assert.equal(health?.ready, false);
+    assert.match(health?.reason ?? '', /re-joining the group after/);
+    await consumer.close();
+    await down.close();
+  });
+
   it('answers within about a second when the cluster is unreachable: start, ping and append fail with UnavailableError', async () => {
     const down = makeLog({ brokers: ['127.0.0.1:1'], timeoutMs: 1000 });
     const t0 = Date.now();

@@ -54,3 +54,20 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
     clearTimeout(timer);
   }
 }
+
+/**
+ * The distinct messages of the errors nested in `err` (AggregateError `errors`, `cause`), at most
+ * `max`: the client wraps the one that matters ("Connection refused", "Request timed out")
+ * in a generic "Producing messages failed.", and log serializers show only the outer one.
+ */
+export function errorCauses(err: unknown, max = 5): string[] {
+  const found = new Set<string>();
+  const visit = (e: unknown, depth: number): void => {
+    if (!(e instanceof Error) || depth > 6 || found.size >= max) return;
+    const nested = [...((e as { errors?: unknown[] }).errors ?? []), ...(e.cause === undefined ? [] : [e.cause])];
+    if (nested.length === 0) found.add(e.message);
+    for (const n of nested) visit(n, depth + 1);
+  };
+  visit(err, 0);
+  return [...found];
+}

@@ -1,9 +1,11 @@
-import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
+import { Admin, type MessageToProduce, type Producer } from '@platformatic/kafka';
 import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors.ts';
 import type { ConsumerOptions, CreateStreamOptions, EventLog, EventLogConsumer, LogRecordInput, StreamInfo } from '../../ports/event-log.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { AppendQueue } from './kafka-append-queue.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
-import { isUnknownTopic, toAdminError, toUnavailable, withDeadline } from './kafka-errors.ts';
+import { newProducer } from './kafka-producer.ts';
+import { errorCauses, isUnknownTopic, toAdminError, toUnavailable, withDeadline } from './kafka-errors.ts';
 import { partitionForKey } from './partitioner.ts';
 
 export interface KafkaEventLogOptions {
@@ -16,14 +18,14 @@ export interface KafkaEventLogOptions {
   defaultPartitions: number;
   /** Records waiting for acknowledgement beyond which appends are refused at once. */
   maxPendingRecords: number;
+  /** min.insync.replicas of topics created with replication factor >= 3 (acks=all then means this many copies). */
+  minInsyncReplicas: number;
+  /** Static membership id of this process's consumers (`group.instance.id`); unset: dynamic. */
+  groupInstanceId?: string;
   logger: Logger;
 }
 
-interface Pending {
-  records: LogRecordInput[];
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
+type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
 const PARTITION_CACHE_MS = 30_000;
 
@@ -31,41 +33,66 @@ const PARTITION_CACHE_MS = 30_000;
  * The event log on Apache Kafka. The producer is idempotent and waits for all in-sync replicas
  * (acks=all), so an acknowledged record survives the loss of a broker and a retried send is never
  * written twice. We choose partitions ourselves with Kafka's own murmur2 partitioner (the same
- * placement as the embedded log), and coalesce the appends of one event-loop turn per partition
- * into one produce request: under load many HTTP requests share one round trip, and each request
- * still lands in one record batch, atomically.
+ * placement as the embedded log). Appends go through `AppendQueue`: one produce request in flight
+ * per partition, what arrives meanwhile coalesced into the next (under load many HTTP requests
+ * share one round trip, and each request still lands in one record batch, atomically), and every
+ * append answered by `timeoutMs`, unsent ones refused rather than written after their 503.
  */
 export class KafkaEventLog implements EventLog {
   readonly kind = 'kafka';
   #options: KafkaEventLogOptions;
   #admin: Admin;
-  #producer: Producer;
+  #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   #partitions = new Map<string, { count: number; at: number }>();
-  #queues = new Map<string, Pending[]>();
-  #flushScheduled = false;
+  #queue: AppendQueue<Message>;
   #pendingRecords = 0;
-  #inFlight = new Set<Promise<void>>();
+  #replacedAt = 0;
   #consumers = new Set<KafkaConsumer>();
   #closed = false;
 
   constructor(options: KafkaEventLogOptions) {
     this.#options = options;
-    const base = { clientId: options.clientId, bootstrapBrokers: options.brokers, timeout: options.timeoutMs, retries: 3, retryDelay: 100 };
-    this.#admin = new Admin(base);
-    this.#producer = new Producer({
-      ...base,
-      idempotent: true,
-      acks: ProduceAcks.ALL,
-      // zstd: the best ratio per CPU for JSON events, built into Node's zlib.
-      compression: 'zstd',
-      autocreateTopics: false,
+    this.#admin = new Admin({
+      clientId: options.clientId,
+      bootstrapBrokers: options.brokers,
+      timeout: options.timeoutMs,
+      // Passed through to each connection: a broker that does not answer (paused, partitioned)
+      // fails the request after this instead of the client's default 30 s.
+      requestTimeout: Math.max(options.timeoutMs, 5000),
+      connectTimeout: options.timeoutMs,
+      retries: 3,
+      retryDelay: 100,
+    });
+    this.#producer = newProducer(this.#options);
+    this.#queue = new AppendQueue<Message>({
+      send: (stream, partition, messages) => this.#send(stream, partition, messages),
+      deadlineMs: options.timeoutMs,
+      // A request still retrying this long is against a broker that does not answer (paused,
+      // cut off) or on stale leaders: its appends were answered 503 long ago. A fresh producer
+      // (new producer id, fresh metadata) takes the partition over at once.
+      stallMs: Math.max(3000, options.timeoutMs * 3),
+      onStall: (stream, partition, waitedMs) => {
+        options.logger.error({ stream, partition, waitedMs }, 'Kafka produce request unanswered; replacing the producer');
+        const stuck = this.#producer;
+        if (this.#replacedAt > Date.now() - 1000) return; // another lane replaced it just now
+        this.#replacedAt = Date.now();
+        this.#producer = newProducer(this.#options);
+        void this.#producer.initIdempotentProducer({}).catch(() => undefined);
+        // Other partitions' requests on it may still be answered: close it once they had time.
+        setTimeout(() => void withDeadline(stuck.close(), 5000, 'closing a stuck producer').catch(() => undefined), 30_000).unref();
+      },
     });
   }
 
   async start(): Promise<void> {
     // Connect and fetch cluster metadata now, so the first request does not pay for it.
+    // The producer's id too: the first requests would otherwise pay for it and miss their deadline.
     try {
-      await withDeadline(this.#admin.metadata({ topics: [] }), Math.max(this.#options.timeoutMs, 10_000), 'connecting to Kafka');
+      await withDeadline(
+        Promise.all([this.#admin.metadata({ topics: [] }), this.#producer.initIdempotentProducer({})]),
+        Math.max(this.#options.timeoutMs, 10_000),
+        'connecting to Kafka',
+      );
     } catch (err) {
       throw toUnavailable(err, 'Kafka is unreachable');
     }
@@ -107,64 +134,56 @@ export class KafkaEventLog implements EventLog {
       // A request's records share one key (the user), hence one partition; group anyway so a
       // request with several keys stays correct.
       const byPartition = Map.groupBy(records, (r) => partitionForKey(r.key, partitions));
-      await Promise.all([...byPartition].map(([partition, group]) => this.#enqueue(`${stream}\u0000${partition}`, group)));
+      await Promise.all(
+        [...byPartition].map(([partition, group]) =>
+          this.#queue.enqueue(
+            stream,
+            partition,
+            group.map((r) => ({
+              topic: stream,
+              partition,
+              key: Buffer.from(r.key),
+              value: r.value,
+              headers: new Map(Object.entries(r.headers ?? {}).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
+            })),
+          ),
+        ),
+      );
     } finally {
       this.#pendingRecords -= records.length;
     }
   }
 
-  #enqueue(queueKey: string, records: LogRecordInput[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const queue = this.#queues.get(queueKey) ?? [];
-      queue.push({ records, resolve, reject });
-      this.#queues.set(queueKey, queue);
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
-    });
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    for (const [queueKey, pending] of this.#queues) {
-      this.#queues.delete(queueKey);
-      const [stream = '', partition = '0'] = queueKey.split('\u0000');
-      const sent = this.#send(stream, Number(partition), pending);
-      this.#inFlight.add(sent);
-      void sent.finally(() => this.#inFlight.delete(sent));
-    }
-  }
-
-  async #send(stream: string, partition: number, pending: Pending[]): Promise<void> {
-    const messages = pending.flatMap((p) =>
-      p.records.map((r) => ({
-        topic: stream,
-        partition,
-        key: Buffer.from(r.key),
-        value: r.value,
-        headers: new Map(Object.entries(r.headers ?? {}).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
-      })),
-    );
+  /** One produce request for one partition (AppendQueue keeps one in flight per partition). */
+  async #send(stream: string, partition: number, messages: Message[]): Promise<void> {
+    const producer = this.#producer;
     try {
-      await withDeadline(this.#producer.send({ messages }), this.#options.timeoutMs, 'producing to Kafka');
-      for (const p of pending) p.resolve();
+      await producer.send({ messages });
     } catch (err) {
+      // Leaders may have moved: ask for fresh metadata before the next request.
+      producer.clearMetadata();
       if (isUnknownTopic(err)) this.#partitions.delete(stream);
       const mapped = isUnknownTopic(err) ? new NotFoundError(`Topic "${stream}" does not exist.`, { cause: err }) : toUnavailable(err, 'Kafka did not acknowledge the records');
-      this.#options.logger.warn({ err, stream, partition, records: messages.length }, 'produce failed');
-      for (const p of pending) p.reject(mapped);
+      this.#options.logger.warn({ err, causes: errorCauses(err), stream, partition, records: messages.length }, 'produce failed');
+      throw mapped;
     }
   }
 
   async createStream(name: string, options: CreateStreamOptions = {}): Promise<void> {
+    const replicationFactor = options.replicationFactor ?? this.#options.replicationFactor;
+    // acks=all waits only for the in-sync replicas; without a floor an acknowledged record may
+    // live on one broker. With 3+ replicas, require `minInsyncReplicas` copies (one broker may be down).
+    const config = {
+      ...(replicationFactor >= 3 ? { 'min.insync.replicas': String(this.#options.minInsyncReplicas) } : {}),
+      ...options.config,
+    };
     try {
       await withDeadline(
         this.#admin.createTopics({
           topics: [name],
           partitions: options.partitions ?? this.#options.defaultPartitions,
-          replicas: options.replicationFactor ?? this.#options.replicationFactor,
-          configs: Object.entries(options.config ?? {}).map(([configName, value]) => ({ name: configName, value })),
+          replicas: replicationFactor,
+          configs: Object.entries(config).map(([configName, value]) => ({ name: configName, value })),
         }),
         Math.max(this.#options.timeoutMs, 10_000),
         'creating a topic',
@@ -252,6 +271,7 @@ export class KafkaEventLog implements EventLog {
       brokers: this.#options.brokers,
       clientId: this.#options.clientId,
       timeoutMs: this.#options.timeoutMs,
+      ...(this.#options.groupInstanceId ? { instanceId: this.#options.groupInstanceId } : {}),
       logger: this.#options.logger,
       onClose: () => this.#consumers.delete(consumer),
     });
@@ -263,8 +283,7 @@ export class KafkaEventLog implements EventLog {
     if (this.#closed) return;
     this.#closed = true;
     // Acknowledge or fail what is queued before closing the producer.
-    if (this.#flushScheduled) this.#flush();
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#queue.drain();
     await Promise.allSettled([...this.#consumers].map((c) => c.close()));
     await Promise.allSettled([
       withDeadline(this.#producer.close(), 5000, 'closing the producer'),
