@@ -113,7 +113,8 @@ const origins = (raw: string): string[] | '*' => {
     } catch {
       parsed = undefined;
     }
-    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+    // A `*` inside a host (`http://*.example.com`) parses as a host name but never equals a browser's Origin.
+    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin || parsed.hostname.includes('*')) {
       throw new BadValue(`* or comma-separated origins like https://cinema.example (scheme, host and port only, lower case, no path); "${origin}" is not one`);
     }
   }

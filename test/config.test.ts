@@ -69,7 +69,7 @@ describe('configuration: CORS and the demo page', () => {
   });
 
   it('refuses anything that is not an origin as a browser sends it', () => {
-    for (const bad of ['cinema.example', 'https://cinema.example/', 'https://cinema.example/path', 'https://CINEMA.example', 'https://cinema.example:443', 'ftp://cinema.example', 'https://a.example, *', ',']) {
+    for (const bad of ['cinema.example', 'https://cinema.example/', 'https://cinema.example/path', 'https://CINEMA.example', 'https://cinema.example:443', 'ftp://cinema.example', 'https://a.example, *', ',', 'http://*.example.com', 'https://*']) {
       assert.throws(() => loadConfig({ CORS_ORIGINS: bad }), /CORS_ORIGINS=/, bad);
     }
   });

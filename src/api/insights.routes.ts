@@ -20,12 +20,21 @@ const Tz = Type.Optional(
   }),
 );
 
-/** `tz` as given, if the runtime knows the zone; a 400 otherwise. */
+const ZONES = new Set(Intl.supportedValuesOf('timeZone'));
+
+/**
+ * `tz` as the warehouse names it: the runtime's canonical IANA name (`europe/berlin` →
+ * `Europe/Berlin`, `US/Pacific` → `America/Los_Angeles`, `utc` → `UTC`), since ClickHouse's zone
+ * names are case-sensitive and lack some legacy aliases; a zone the runtime does not list is a 400.
+ */
 function zoneOf(tz: string | undefined): string {
-  const zone = tz ?? 'UTC';
+  let zone: string | undefined;
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    zone = new Intl.DateTimeFormat('en-US', { timeZone: tz ?? 'UTC' }).resolvedOptions().timeZone;
   } catch {
+    zone = undefined;
+  }
+  if (zone === undefined || (zone !== 'UTC' && !ZONES.has(zone))) {
     throw new ValidationError([{ path: '/query/tz', message: 'must be an IANA time zone name' }]);
   }
   return zone;

@@ -5,7 +5,8 @@ import type { EventLog } from '../ports/event-log.ts';
 import { principalOf } from './auth.ts';
 import { NoContent, problems } from './common.schema.ts';
 
-const TopicName = Type.String({ pattern: '^[a-zA-Z0-9._-]{1,249}$', description: 'Kafka topic name rules' });
+// Kafka's rules (org.apache.kafka.common.internals.Topic#validate): 1..249 of [a-zA-Z0-9._-], and not "." or "..".
+const TopicName = Type.String({ pattern: '^(?!\\.{1,2}$)[a-zA-Z0-9._-]{1,249}$', description: 'Kafka topic name rules: 1..249 of [a-zA-Z0-9._-], not "." or ".."' });
 const Topic = Type.Object({ name: Type.String(), partitions: Type.Integer(), replication_factor: Type.Integer() });
 const NameParams = Type.Object({ name: TopicName }, { additionalProperties: false });
 

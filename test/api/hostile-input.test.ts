@@ -252,6 +252,17 @@ describe('hostile and odd-but-valid input (issue #7)', () => {
     assert.equal(r.statusCode, 400, r.body);
   });
 
+  it('refuses the topic names Kafka refuses ("." and ".."), on the embedded log too', async () => {
+    const admin = await t.auth('admin', { admin: true });
+    for (const name of ['.', '..']) {
+      const r = await t.app.inject({ method: 'POST', url: '/api/v1/topics', headers: admin, payload: { name } });
+      assert.equal(r.statusCode, 400, name);
+      assert.ok(r.json<Problem>().errors?.some((e) => e.path === '/name'), r.body);
+    }
+    const ok = await t.app.inject({ method: 'POST', url: '/api/v1/topics', headers: admin, payload: { name: `...t-${randomUUID()}` } });
+    assert.equal(ok.statusCode, 201, ok.body);
+  });
+
   it('takes topic configs by their Kafka names with string values only', async () => {
     const admin = await t.auth('admin', { admin: true });
     const create = (config: unknown) =>

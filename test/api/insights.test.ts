@@ -86,9 +86,20 @@ describe('analytics insights (admin)', () => {
     assert.deepEqual(persons.items, [{ kind: 'person', id: 'p1', events: 1, users: 1 }]);
   });
 
+  it('takes a zone in any letter case or by a legacy alias, and answers in its canonical name', async () => {
+    for (const [tz, canonical] of [['utc', 'UTC'], ['gmt', 'UTC'], ['europe/berlin', 'Europe/Berlin'], ['US/Pacific', 'America/Los_Angeles'], ['Canada/East-Saskatchewan', 'America/Regina']] as const) {
+      for (const path of ['/analytics/events/series', '/analytics/users/active']) {
+        const res = await get(`${path}?tz=${encodeURIComponent(tz)}&from=${from}&to=${to}`);
+        assert.equal(res.statusCode, 200, `${path} ${tz}: ${res.body}`);
+        assert.equal(res.json<{ tz: string }>().tz, canonical);
+      }
+    }
+  });
+
   it('answers 400 to bad zones, intervals and ids, 403 to non-admins, and is in the OpenAPI', async () => {
     for (const url of [
       '/analytics/events/series?tz=Mars/Olympus', '/analytics/events/series?tz=../../etc', "/analytics/events/series?tz=x'y",
+      '/analytics/events/series?tz=SystemV/AST4', '/analytics/users/active?tz=SystemV/AST4',
       '/analytics/events/series?interval=minute', `/analytics/events/series?interval=hour&from=2020-01-01T00:00:00Z&to=${to}`,
       '/analytics/users/active?interval=year', '/analytics/films/not-a-uuid/report', '/analytics/elements/top?kind=Bad!',
       '/analytics/elements/top?limit=0',
