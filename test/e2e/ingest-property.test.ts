@@ -288,7 +288,9 @@ describe('property: every event the API accepts is loaded, every other is refuse
 
     // Nothing was dead-lettered, and the ETL is not behind: stop the service and read its log.
     svc.child.kill('SIGTERM');
-    assert.equal((await svc.exited).code, 0);
+    const exited = await svc.exited;
+    const lastLines = svc.logs.slice(-15).map((l) => `${String(l['log.level'])} ${String(l.message)}`).join('\n');
+    assert.equal(exited.code, 0, `serve exited ${JSON.stringify(exited)} after SIGTERM; its last log lines:\n${lastLines}`);
     const log = new SqliteEventLog({ path: `${tmp.dir}/event-log.sqlite`, defaultPartitions: 4, maxPendingRecords: 1000, retentionMs: 3_600_000 });
     await log.start();
     try {

@@ -124,7 +124,7 @@ void describe('Etl health', () => {
   const h = etlHarness();
 
   void it('makes /readyz 503 with the reason while inserts fail and the warehouse answers pings, and 200 once loading resumes', LIMIT, async () => {
-    const { options, warehouse } = await h.setup({ stallAfterMs: 300 });
+    const { options, warehouse } = await h.setup({ stallAfterMs: 1000 });
     const { logger, lines } = capturingLogger();
     const tooManyParts = (): Error => new BackendError('warehouse insert failed (ClickHouse code 252)', { retriable: true, fault: 'infrastructure' });
     const down = flakyWarehouse(warehouse, { failFirst: Number.POSITIVE_INFINITY, error: tooManyParts });
@@ -142,14 +142,14 @@ void describe('Etl health', () => {
     assert.deepEqual(stalled.body.dependencies.warehouse, { status: 'up' }, 'the warehouse itself answers');
     const entry = stalled.body.dependencies.etl;
     assert.equal(entry?.status, 'down');
-    assert.match(String(entry?.error), /^records have waited \d+\.\d s without a load \(bound 0\.3 s\)$/);
-    assert.ok(Number(entry?.oldest_unloaded_age_ms) >= 300);
+    assert.match(String(entry?.error), /^records have waited \d+\.\d s without a load \(bound 1\.0 s\)$/);
+    assert.ok(Number(entry?.oldest_unloaded_age_ms) >= 1000);
     assert.equal(entry?.last_load_at, null);
     const scraped = await metrics.exposition();
     assert.match(scraped, /^ugc_etl_stalled 1$/m);
     assert.match(scraped, /^ugc_etl_last_load_timestamp_seconds 0$/m);
     const age = Number(/^ugc_etl_oldest_unloaded_age_seconds (\S+)$/m.exec(scraped)?.[1]);
-    assert.ok(age >= 0.3, `age ${age}`);
+    assert.ok(age >= 1, `age ${age}`);
     await waitFor('the warning', () => lines.filter((l) => l.msg === 'ETL stalled').length, (n) => n === 1);
 
     down.recover();
@@ -159,7 +159,7 @@ void describe('Etl health', () => {
     assert.equal(recovered.body.dependencies.etl?.status, 'up');
     assert.ok(Date.now() - Date.parse(String(recovered.body.dependencies.etl?.last_load_at)) < 10_000);
     assert.equal(await h.eventsIn(warehouse), 10);
-    await waitFor('the recovery line', () => lines.filter((l) => l.msg === 'ETL recovered').length, (n) => n === 1);
+    await waitFor('the recovery line', () => lines.filter((l) => l.msg === 'ETL recovered').length, (n) => n >= 1);
     assert.equal(lines.filter((l) => l.msg === 'ETL stalled').length, 1, 'one warning for the episode');
     const after = await metrics.exposition();
     assert.match(after, /^ugc_etl_stalled 0$/m);
