@@ -102,9 +102,12 @@ export async function alreadyLoaded(
   const wanted = new Set(firsts.map((r) => eventKey(r.user_id, r.event_id)));
   const found: KeyRow[] = [];
   for (let i = 0; i < hashes.length; i += LOOKUP_CHUNK) {
+    // The hashes travel as one string literal, split by the engine: a list of 5,000 number
+    // literals costs the parser and analyser more than the lookup itself (bench/README.md, #9
+    // load-path A/B). A set from a subquery still narrows the primary key (h) to its granules.
     const { data } = await exec.select<KeyRow>(
       `SELECT user_id, toString(event_id) AS event_id, occurred_at AS occurred FROM ${ctx.db}.event_keys
-       WHERE h IN (${hashes.slice(i, i + LOOKUP_CHUNK).join(', ')})`,
+       WHERE h IN (SELECT toUInt64(arrayJoin(splitByChar(',', '${hashes.slice(i, i + LOOKUP_CHUNK).join(',')}'))))`,
     );
     found.push(...data.filter((k) => wanted.has(eventKey(k.user_id, k.event_id))));
   }
@@ -128,7 +131,9 @@ async function loadedEvents(exec: ClickhouseExecutor, ctx: SchemaContext, keys: 
 
 /** The JSONEachRow line of a key (`h` as a decimal string: JSON numbers lose precision beyond 2^53, ClickHouse parses quoted UInt64s). */
 export function keyLine(ctx: SchemaContext, r: EventRow, h: string): string {
-  return JSON.stringify({ h, user_id: r.user_id, event_id: r.event_id, occurred_at: ctx.d.timeValue(r.occurred_at) });
+  // A template with the strings stringified costs less per key than stringifying an object
+  // (profile of the ETL benchmark, #9); `h` is digits and needs no escaping.
+  return `{"h":"${h}","user_id":${JSON.stringify(r.user_id)},"event_id":${JSON.stringify(r.event_id)},"occurred_at":${JSON.stringify(ctx.d.timeValue(r.occurred_at))}}`;
 }
 
 /**
