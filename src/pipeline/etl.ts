@@ -22,13 +22,6 @@ export interface EtlOptions {
   suspectAfterAttempts?: number;
 }
 
-/** A batch as read (`records`, in log order) and transformed: the rows to load and the records to dead-letter. */
-interface Prepared {
-  records: LogRecord[];
-  good: LoadItem[];
-  dead: Rejected[];
-}
-
 export interface EtlDeps {
   log: EventLog;
   warehouse: Warehouse;
@@ -122,35 +115,11 @@ export class Etl {
     this.#backlogTimer = setInterval(probe, Math.min(15_000, Math.max(250, this.#options.stallAfterMs / 4))).unref();
   }
 
-  /**
-   * Reads and transforms the next batch while the warehouse loads this one: the log and the
-   * transform run on this thread, the warehouse mostly on its own (chDB's threads, a server), so
-   * the two overlap (ETL benchmark A/B in bench/README.md). Loads and commits stay in order, one
-   * batch at a time; a batch read ahead and not loaded is uncommitted, so it is read again after a
-   * restart, as the port's `poll` ("the records after the ones already returned") allows.
-   */
   async #loop(consumer: EventLogConsumer): Promise<void> {
-    let next = this.#prepare(consumer);
     while (!this.#stop.signal.aborted) {
-      const batch = await next;
-      next = this.#prepare(consumer);
-      // Settled later, or never if this batch fails: not an unhandled rejection meanwhile.
-      next.catch(() => undefined);
-      if (batch.records.length > 0) await this.#process(consumer, batch);
+      const batch = await this.#collect(consumer);
+      if (batch.length > 0) await this.#process(consumer, batch);
     }
-  }
-
-  /** The next batch (see `#collect`), each record transformed: `[]` once stopping. */
-  async #prepare(consumer: EventLogConsumer): Promise<Prepared> {
-    const records = this.#stop.signal.aborted ? [] : await this.#collect(consumer);
-    const good: LoadItem[] = [];
-    const dead: Rejected[] = [];
-    for (const record of records) {
-      const result = toEventRow(record);
-      if (result.kind === 'ok') good.push({ record, row: result.row });
-      else dead.push({ record, reason: result.reason });
-    }
-    return { records, good, dead };
   }
 
   /** Polls until the batch is full or `batchMaxWaitMs` has passed since its first record. */
@@ -179,9 +148,16 @@ export class Etl {
     }
   }
 
-  async #process(consumer: EventLogConsumer, { records: batch, good, dead }: Prepared): Promise<void> {
+  async #process(consumer: EventLogConsumer, batch: LogRecord[]): Promise<void> {
     const { metrics, logger } = this.#deps;
     const endTimer = metrics.etlBatchDuration.startTimer();
+    const good: LoadItem[] = [];
+    const dead: Rejected[] = [];
+    for (const record of batch) {
+      const result = toEventRow(record);
+      if (result.kind === 'ok') good.push({ record, row: result.row });
+      else dead.push({ record, reason: result.reason });
+    }
     const rejected = await loadIsolatingBadRows(
       good,
       {
