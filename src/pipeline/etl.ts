@@ -158,26 +158,54 @@ export class Etl {
       if (result.kind === 'ok') good.push({ record, row: result.row });
       else dead.push({ record, reason: result.reason });
     }
-    const rejected = await loadIsolatingBadRows(
-      good,
-      {
-        insert: (rows) => this.#insert(rows),
-        answers: () => this.#deps.warehouse.ping().then(() => true, () => false),
-        backoff: (attempt, err) => this.#backoff('warehouse insert', attempt, err, this.#abort.signal),
-      },
-      { suspectAfter: this.#options.suspectAfterAttempts },
-    );
+    const rejected = await this.#load(consumer, good, dead);
     dead.push(...rejected);
     if (dead.length > 0) {
       await this.#retrying('dead-letter append', () => this.#deadLetter(dead));
       logger.warn({ count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))].slice(0, 5) }, 'records dead-lettered');
     }
-    await this.#retrying('offset commit', () => consumer.commit(batch));
+    // Partitions given to another member meanwhile are committed by it, after it loads them.
+    await this.#retrying('offset commit', () => consumer.commit(batch.filter((r) => consumer.holds?.(r.partition) ?? true)));
     this.#health.loaded();
     metrics.etlBatchSize.observe(batch.length);
     metrics.etlRowsLoaded.inc(good.length - rejected.length);
     endTimer();
     logger.debug({ records: batch.length, loaded: good.length - rejected.length, dead: dead.length }, 'batch committed');
+  }
+
+  /**
+   * Loads `good` (see `loadIsolatingBadRows`) while this member holds their partitions: between
+   * attempts it checks, and the records of a partition the group gave to another member are left
+   * to that member (uncommitted; it reads them from the last commit), here and in `dead`, so that
+   * two members never keep loading the same records, e.g. both retrying through a warehouse outage.
+   */
+  async #load(consumer: EventLogConsumer, good: LoadItem[], dead: Rejected[]): Promise<Rejected[]> {
+    const held = (item: { record: LogRecord }): boolean => consumer.holds?.(item.record.partition) ?? true;
+    let items = good;
+    for (;;) {
+      const revoked = new Error('partitions revoked');
+      try {
+        return await loadIsolatingBadRows(
+          items,
+          {
+            insert: (rows) => this.#insert(rows),
+            answers: () => this.#deps.warehouse.ping().then(() => true, () => false),
+            backoff: async (attempt, err) => {
+              await this.#backoff('warehouse insert', attempt, err, this.#abort.signal);
+              if (!items.every(held)) throw revoked;
+            },
+          },
+          { suspectAfter: this.#options.suspectAfterAttempts },
+        );
+      } catch (err) {
+        if (err !== revoked) throw err;
+        const before = items.length;
+        items = items.filter(held);
+        const kept = dead.filter(held);
+        dead.splice(0, dead.length, ...kept);
+        this.#deps.logger.warn({ left: before - items.length }, 'partitions given to another member while loading: their records are left to it');
+      }
+    }
   }
 
   async #insert(rows: EventRow[]): Promise<void> {

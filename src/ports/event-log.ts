@@ -88,5 +88,11 @@ export interface EventLogConsumer {
    * least one partition — and why not (`reason`) when it is not. Adapters without groups omit it.
    */
   health?(): { ready: boolean; reason?: string };
+  /**
+   * Optional: whether this member still holds `partition`, so that its records may be loaded. A
+   * partition the group gave to another member is read again by that member from the last commit:
+   * loading it here too would load it twice, at the same time. Adapters without groups omit it.
+   */
+  holds?(partition: number): boolean;
   close(): Promise<void>;
 }

@@ -161,3 +161,22 @@ export class TappedEventLog extends DelegatingEventLog {
 export function tappedLog(real: EventLog, options: TappedLogOptions = {}): TappedEventLog {
   return new TappedEventLog(real, options);
 }
+
+/**
+ * An event log whose consumers hold only the partitions in `held` (a Kafka group's assignment,
+ * changed by the test as a rebalance would): `holds(p)` answers from it, the rest is the real log.
+ */
+export class AssignedLog extends DelegatingEventLog {
+  readonly held = new Set<number>([0, 1, 2, 3, 4, 5, 6, 7]);
+
+  override consumer(options: ConsumerOptions): EventLogConsumer {
+    const real = this.real.consumer(options);
+    return {
+      poll: (o: PollOptions): Promise<LogRecord[]> => real.poll(o),
+      commit: (records: readonly LogRecord[]): Promise<void> => real.commit(records),
+      lag: (): Promise<number> => real.lag(),
+      close: (): Promise<void> => real.close(),
+      holds: (partition: number): boolean => this.held.has(partition),
+    };
+  }
+}

@@ -5,7 +5,7 @@ import { buildOpsServer } from '../../src/api/ops-server.ts';
 import { BackendError } from '../../src/domain/errors.ts';
 import { EtlHealthTracker } from '../../src/pipeline/etl-health.ts';
 import type { LogRecord } from '../../src/ports/event-log.ts';
-import { flakyWarehouse, tappedLog } from '../helpers/faults.ts';
+import { AssignedLog, flakyWarehouse, tappedLog } from '../helpers/faults.ts';
 import { ALL, LIMIT, etlHarness, waitFor } from '../helpers/etl-harness.ts';
 
 /**
@@ -219,5 +219,30 @@ void describe('Etl health', () => {
     await waitFor('ready', () => etl.health().ready, (ready) => ready);
     const settled = await Promise.race([exit.then(() => 'exited'), Promise.resolve('running')]);
     assert.equal(settled, 'running');
+  });
+});
+
+void describe('Etl and partitions given to another member', () => {
+  const h = etlHarness();
+
+  void it('leaves the records of a revoked partition to its new owner (neither loaded nor committed here) and loads the rest', LIMIT, async () => {
+    const { options, warehouse } = await h.setup();
+    const log = new AssignedLog(h.log);
+    const down = flakyWarehouse(warehouse, { failFirst: Number.POSITIVE_INFINITY });
+    const { logger, lines } = capturingLogger();
+    h.run({ log, warehouse: down, logger }, options);
+    const produced = await h.produceMany(options.topic, 30);
+    const all = await h.readAll(options.topic, 30);
+    const revoked = all[0]?.partition ?? 0;
+    const kept = all.filter((r) => r.partition !== revoked).length;
+    assert.ok(kept > 0 && kept < produced.length, 'the events span the revoked partition and others');
+    await waitFor('insert attempts during the outage', () => down.attempts, (n) => n >= 2);
+
+    // A rebalance gives the partition to another member while this one retries through the outage.
+    log.held.delete(revoked);
+    down.recover();
+    await waitFor('the records left to the new owner', () => lines.filter((l) => String(l.msg).startsWith('partitions given to another member')).length, (n) => n >= 1);
+    await waitFor('the kept partitions loaded', () => h.eventsIn(warehouse), (n) => n === kept);
+    await waitFor('the kept partitions committed', () => h.lag(options), (n) => n === all.length - kept);
   });
 });

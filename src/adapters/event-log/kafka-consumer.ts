@@ -226,6 +226,11 @@ export class KafkaConsumer implements EventLogConsumer {
     return { ready: true };
   }
 
+  /** Whether the live member holds `partition` now (false while re-joining or after a revocation). */
+  holds(partition: number): boolean {
+    return !this.#closed && (this.#member?.owned?.has(partition) ?? false);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
