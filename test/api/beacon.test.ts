@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { mintToken } from '../../src/api/auth.ts';
 import type { EventMessage } from '../../src/domain/events.ts';
 import { createErrorReporter } from '../../src/observability/error-reporter.ts';
-import type { EventLog, LogRecord, LogRecordInput } from '../../src/ports/event-log.ts';
-import { type TestApp, buildTestApp, eventually } from '../helpers/app.ts';
+import type { EventLog, LogRecordInput } from '../../src/ports/event-log.ts';
+import { type TestApp, buildTestApp, eventually, readEvents } from '../helpers/app.ts';
 import { DelegatingEventLog } from '../helpers/delegating.ts';
 
 /**
@@ -81,17 +81,7 @@ describe('beacons: text/plain JSON with the token in the body', () => {
     return jwt;
   };
 
-  async function readLog(): Promise<EventMessage[]> {
-    const consumer = t.log.consumer({ group: `reader-${randomUUID()}`, stream: t.config.events.topic });
-    const all: LogRecord[] = [];
-    for (;;) {
-      const batch = await consumer.poll({ maxRecords: 10_000, maxWaitMs: 50 });
-      if (batch.length === 0) break;
-      all.push(...batch);
-    }
-    await consumer.close();
-    return all.map((r) => JSON.parse(r.value.toString()) as EventMessage);
-  }
+  const readLog = (): Promise<EventMessage[]> => readEvents(t.log, t.config.events.topic);
 
   const beacon = (payload: string | Buffer, headers: Record<string, string> = {}) =>
     t.app.inject({ method: 'POST', url: '/api/v1/events', headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers }, payload });

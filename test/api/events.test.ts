@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { EventMessage } from '../../src/domain/events.ts';
-import type { LogRecord } from '../../src/ports/event-log.ts';
-import { type TestApp, buildTestApp } from '../helpers/app.ts';
+import { type TestApp, buildTestApp, readEvents } from '../helpers/app.ts';
 
 const FILM = '6f1f4a4e-5f5e-4a0e-9b7b-0a1b2c3d4e5f';
 
@@ -15,18 +14,7 @@ describe('POST /api/v1/events', () => {
   });
   after(() => t.close());
 
-  /** Every record of the events stream, read by a throwaway consumer group. */
-  async function readLog(): Promise<EventMessage[]> {
-    const consumer = t.log.consumer({ group: `reader-${randomUUID()}`, stream: t.config.events.topic });
-    const all: LogRecord[] = [];
-    for (;;) {
-      const batch = await consumer.poll({ maxRecords: 10_000, maxWaitMs: 50 });
-      if (batch.length === 0) break;
-      all.push(...batch);
-    }
-    await consumer.close();
-    return all.map((r) => JSON.parse(r.value.toString()) as EventMessage);
-  }
+  const readLog = (): Promise<EventMessage[]> => readEvents(t.log, t.config.events.topic);
 
   async function post(body: unknown, headers: Record<string, string> = {}, userId = `u-${randomUUID()}`) {
     return t.app.inject({

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { EventMessage } from '../../src/domain/events.ts';
-import type { LogRecord } from '../../src/ports/event-log.ts';
-import { type TestApp, buildTestApp } from '../helpers/app.ts';
+import { type TestApp, buildTestApp, readEvents } from '../helpers/app.ts';
 
 /**
  * Issue #7: the inputs that were accepted and then dropped, stalled the pipeline or gave a
@@ -24,17 +23,7 @@ describe('hostile and odd-but-valid input (issue #7)', () => {
   });
   after(() => t.close());
 
-  async function readLog(user: string): Promise<EventMessage[]> {
-    const consumer = t.log.consumer({ group: `reader-${randomUUID()}`, stream: t.config.events.topic });
-    const all: LogRecord[] = [];
-    for (;;) {
-      const batch = await consumer.poll({ maxRecords: 10_000, maxWaitMs: 50 });
-      if (batch.length === 0) break;
-      all.push(...batch);
-    }
-    await consumer.close();
-    return all.map((r) => JSON.parse(r.value.toString()) as EventMessage).filter((m) => m.user_id === user);
-  }
+  const readLog = async (user: string): Promise<EventMessage[]> => (await readEvents(t.log, t.config.events.topic)).filter((m) => m.user_id === user);
 
   /** Posts raw JSON text (so escapes, 1e309 and invalid bytes reach the server as written). */
   async function post(raw: string | Buffer, user = `u-${randomUUID()}`, url = '/api/v1/events', contentType = 'application/json') {

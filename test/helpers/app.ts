@@ -7,7 +7,8 @@ import { type App, buildServer } from '../../src/api/server.ts';
 import { createEventLog, createStore, createWarehouse } from '../../src/composition.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import type { EventLog } from '../../src/ports/event-log.ts';
+import type { EventMessage } from '../../src/domain/events.ts';
+import type { EventLog, LogRecord } from '../../src/ports/event-log.ts';
 import type { UgcStore } from '../../src/ports/ugc-store.ts';
 import type { Warehouse } from '../../src/ports/warehouse.ts';
 import { makeTempDir } from './tmp.ts';
@@ -94,4 +95,20 @@ export async function eventually<T>(probe: () => Promise<T>, done: (value: T) =>
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
   throw new Error(`${what} not reached within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+}
+
+/** Every record of `stream` as the event messages the API wrote, read by a throwaway consumer group. */
+export async function readEvents(log: EventLog, stream: string): Promise<EventMessage[]> {
+  const consumer = log.consumer({ group: `reader-${randomBytes(6).toString('hex')}`, stream });
+  const all: LogRecord[] = [];
+  try {
+    for (;;) {
+      const batch = await consumer.poll({ maxRecords: 10_000, maxWaitMs: 50 });
+      if (batch.length === 0) break;
+      all.push(...batch);
+    }
+  } finally {
+    await consumer.close();
+  }
+  return all.map((r) => JSON.parse(r.value.toString()) as EventMessage);
 }
