@@ -34,6 +34,20 @@ const makeChdb = (database: string) => {
 warehouseContract('chdb', makeChdb);
 warehouseInsightsContract('chdb', makeChdb);
 
+/**
+ * Runs an ES module `script` in another Node process (chDB allows one session per process, and
+ * these tests need a database built by other code) and returns its stdout; fails on a non-zero exit.
+ */
+async function runScript(script: string): Promise<string> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let [stdout, stderr] = ['', ''];
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, stderr);
+  return stdout;
+}
+
 void describe('ChdbWarehouse', () => {
   const range = { from: new Date(Date.UTC(2026, 0, 1)), to: new Date(Date.UTC(2027, 0, 1)) };
 
@@ -52,11 +66,7 @@ void describe('ChdbWarehouse', () => {
         duration_ms: ms, properties: {} });
       await w.insertEvents([row('view', 1500), row('playback_stop', 250), row('click', 0)]);
       await w.close();`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 0, stderr);
+    await runScript(script);
 
     const w = new ChdbWarehouse({ path, database });
     try {
@@ -90,11 +100,7 @@ void describe('ChdbWarehouse', () => {
         ended_at: null, duration_ms: 0, properties: '{}' });
       await exec.insertJsonEachRow(ctx.db + '.events', row + '\\n' + row);
       await exec.close();`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 0, stderr);
+    await runScript(script);
 
     const w = new ChdbWarehouse({ path, database });
     try {
@@ -133,12 +139,7 @@ void describe('ChdbWarehouse', () => {
       const { data } = await exec.select('SELECT groupArray(d) AS days FROM (SELECT DISTINCT toString(toDate(loaded_at)) AS d FROM ${database}.event_keys ORDER BY d)');
       console.log(JSON.stringify({ dropped: dropped.sort(), kept: data[0].days }));
       await w.close();`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let [stdout, stderr] = ['', ''];
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    assert.equal(code, 0, stderr);
+    const stdout = await runScript(script);
     // 48 h before 2026-05-10 12:00 is 05-08 12:00: the load-days 05-06 and 05-07 ended before it, 05-08 did not.
     assert.deepEqual(JSON.parse(stdout.trim()), { dropped: ['20260506', '20260507'], kept: ['2026-05-08', '2026-05-09', '2026-05-10'] });
   });
