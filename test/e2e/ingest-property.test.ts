@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SqliteEventLog } from '../../src/adapters/event-log/sqlite-event-log.ts';
 import { mintToken } from '../../src/api/auth.ts';
+import type { StoredEvent } from '../../src/ports/warehouse.ts';
 import { eventually } from '../helpers/app.ts';
 import { type RunningService, startService, stopAll } from '../helpers/service.ts';
 import { type TempDir, makeTempDir } from '../helpers/tmp.ts';
@@ -190,20 +191,6 @@ function correct(e: GenEvent, skew: number, received: number): Partial<Record<'o
   return out;
 }
 
-interface Stored {
-  event_id: string;
-  user_id: string;
-  type: string;
-  element: { kind: string; id: string } | null;
-  film_id: string | null;
-  description: string | null;
-  occurred_at: string;
-  received_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  properties: Record<string, unknown>;
-}
-
 describe('property: every event the API accepts is loaded, every other is refused naming the field', () => {
   let tmp: TempDir;
   let svc: RunningService;
@@ -248,7 +235,7 @@ describe('property: every event the API accepts is loaded, every other is refuse
             const r = await fetch(`${svc.url}/api/v1/analytics/users/${encodeURIComponent(user)}/events?from=1970-01-01T00:00:00Z&to=2299-12-31T23:59:59Z&limit=1000`, {
               headers: { authorization: `Bearer ${admin}` },
             });
-            return ((await r.json()) as { items: Stored[] }).items;
+            return ((await r.json()) as { items: StoredEvent[] }).items;
           },
           (items) => items.length >= events.length,
           20_000,
