@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Compile } from 'typebox/compile';
 import { ELEMENT_KIND_PATTERN, EVENT_TYPE_PATTERN, EventMessage, canonicalTimeMs } from '../domain/events.ts';
+import { TooDeepError, illFormedText } from '../domain/text.ts';
 import type { LogRecord } from '../ports/event-log.ts';
 import type { EventRow } from '../ports/warehouse.ts';
 
@@ -23,23 +24,6 @@ function utc(t: string): string {
   return new Date(ms).toISOString();
 }
 
-/**
- * The JSON Pointer of the first string (value or key) in `value` that is not well-formed UTF-16:
- * a lone surrogate (`"abc \ud83d"`, a string cut in half an emoji) has no UTF-8 form, so the
- * warehouse would refuse it (ClickHouse code 25) or store U+FFFD instead: never as sent.
- */
-function illFormedAt(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.isWellFormed() ? undefined : path || '/';
-  if (typeof value !== 'object' || value === null) return undefined;
-  for (const [key, v] of Object.entries(value)) {
-    const at = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-    if (!key.isWellFormed()) return at;
-    const inner = illFormedAt(v, at);
-    if (inner !== undefined) return inner;
-  }
-  return undefined;
-}
-
 /** A JSON `\uD800`–`\uDFFF` escape (or a backslash before such text: the walk then decides). */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
@@ -54,8 +38,17 @@ export function toEventRow(record: LogRecord): TransformResult {
     return { kind: 'dlq', reason: 'value is not JSON' };
   }
   // In valid UTF-8 a surrogate can only be a JSON escape: without one, no string needs walking.
-  const illFormed = SURROGATE_ESCAPE.test(text) ? illFormedAt(value) : undefined;
-  if (illFormed !== undefined) return { kind: 'dlq', reason: `lone UTF-16 surrogate in the string at ${illFormed}` };
+  // A lone surrogate (`"abc \ud83d"`) has no UTF-8 form: the warehouse would refuse it (code 25) or store U+FFFD.
+  if (SURROGATE_ESCAPE.test(text)) {
+    let illFormed: string | undefined;
+    try {
+      illFormed = illFormedText(value)[0]?.path;
+    } catch (err) {
+      if (err instanceof TooDeepError) return { kind: 'dlq', reason: `value is ${err.message}` };
+      throw err;
+    }
+    if (illFormed !== undefined) return { kind: 'dlq', reason: `lone UTF-16 surrogate in the string at ${illFormed}` };
+  }
   const row = commonRow(value);
   if (row !== undefined) return { kind: 'ok', row };
   if (!checkMessage.Check(value)) {
