@@ -34,7 +34,8 @@ function zoneOf(tz: string | undefined): string {
   } catch {
     zone = undefined;
   }
-  if (zone === undefined || (zone !== 'UTC' && !ZONES.has(zone))) {
+  // `supportedValuesOf` leaves out UTC and the fixed-offset `Etc/GMT±N` zones, which are IANA names too.
+  if (zone === undefined || (zone !== 'UTC' && !ZONES.has(zone) && !/^Etc\/GMT[+-]\d{1,2}$/.test(zone))) {
     throw new ValidationError([{ path: '/query/tz', message: 'must be an IANA time zone name' }]);
   }
   return zone;

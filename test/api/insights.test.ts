@@ -87,7 +87,7 @@ describe('analytics insights (admin)', () => {
   });
 
   it('takes a zone in any letter case or by a legacy alias, and answers in its canonical name', async () => {
-    for (const [tz, canonical] of [['utc', 'UTC'], ['gmt', 'UTC'], ['europe/berlin', 'Europe/Berlin'], ['US/Pacific', 'America/Los_Angeles'], ['Canada/East-Saskatchewan', 'America/Regina']] as const) {
+    for (const [tz, canonical] of [['utc', 'UTC'], ['gmt', 'UTC'], ['europe/berlin', 'Europe/Berlin'], ['US/Pacific', 'America/Los_Angeles'], ['Canada/East-Saskatchewan', 'America/Regina'], ['Etc/GMT-14', 'Etc/GMT-14'], ['Etc/GMT+12', 'Etc/GMT+12']] as const) {
       for (const path of ['/analytics/events/series', '/analytics/users/active']) {
         const res = await get(`${path}?tz=${encodeURIComponent(tz)}&from=${from}&to=${to}`);
         assert.equal(res.statusCode, 200, `${path} ${tz}: ${res.body}`);
