@@ -46,6 +46,8 @@ RUN node packages/tracker/build.ts
 
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# HOST: every interface, so that published ports and the other containers reach the service (its
+# own default is loopback, for a developer machine).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { VARIABLES } from '../../src/config.ts';
+import { parseXml } from '../helpers/xml.ts';
 
 /**
  * The compose files, checked without a Docker engine: against the Compose Specification's JSON
@@ -19,6 +20,7 @@ const FILES = ['docker-compose.yml', 'docker-compose.single.yml', 'docker-compos
 type Dict = Record<string, unknown>;
 interface Service extends Dict {
   image?: string;
+  build?: unknown;
   command?: string[];
   environment?: Record<string, string>;
   env_file?: string[];
@@ -68,8 +70,10 @@ function interpolate(text: string, env: Map<string, string>, used: Set<string>):
 }
 
 const sampleEnv = envFile('.env.sample');
-// The sample leaves secrets empty on purpose (compose refuses to start); fill them as an operator would.
-const operatorEnv = new Map([...sampleEnv].map(([k, v]) => [k, v === '' ? `secret-${k.toLowerCase()}` : v]));
+/** The image an operator publishes and names in .env (the sample has none: there is no public one). */
+const OPERATOR_IMAGE = 'registry.example.com/ugc-service';
+// The sample leaves secrets and the image empty on purpose (compose refuses to start); fill them as an operator would.
+const operatorEnv = new Map([...sampleEnv].map(([k, v]) => [k, k === 'UGC_IMAGE' ? OPERATOR_IMAGE : v === '' ? `secret-${k.toLowerCase()}` : v]));
 const usedVariables = new Set<string>();
 const composed = new Map(FILES.map((f) => [f, load(interpolate(raw(f), operatorEnv, usedVariables))]));
 const main = composed.get('docker-compose.yml') as Compose;
@@ -91,26 +95,8 @@ const requiredEnvOf = (svc: Service, name: string) => {
   return value;
 };
 
-function xmlToJson(file: string): Dict {
-  const script = `
-import json, sys, xml.etree.ElementTree as ET
-def conv(e):
-    kids = list(e)
-    if not kids:
-        return {"@": dict(e.attrib), "#": (e.text or "").strip()} if e.attrib else (e.text or "").strip()
-    out = {}
-    for k in kids:
-        out.setdefault(k.tag, []).append(conv(k))
-    return out
-print(json.dumps(conv(ET.parse(sys.argv[1]).getroot())))`;
-  try {
-    return JSON.parse(execFileSync('python3', ['-c', script, join(DEPLOY, file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Dict;
-  } catch (err) {
-    const e = err as { stderr?: string; code?: string };
-    if (e.code === 'ENOENT') throw new Error('python3 is needed to parse the ClickHouse XML (its xml.etree); install it (apt-get install -y python3)');
-    throw new Error(`${file} is not well-formed XML:\n${e.stderr ?? String(err)}`);
-  }
-}
+/** A deploy/ XML file as JSON (see test/helpers/xml.ts); fails the test when it is not well-formed. */
+const xmlToJson = (file: string): Dict => parseXml(raw(file), file) as Dict;
 /** mongodb://user:password@host1,host2/db?params (WHATWG URL refuses several hosts). */
 function mongoUrl(url: string) {
   const m = /^mongodb:\/\/([^:@/]+):([^@/]+)@([^/]+)\/([^?]*)\?(.*)$/.exec(url);
@@ -219,7 +205,7 @@ describe('deploy/docker-compose*.yml', () => {
         if (svc.ports) assert.ok(['nginx', 'kibana'].includes(name), `${file}: ${name} publishes ${svc.ports.join(', ')}`);
         if (name === 'kibana') assert.deepEqual(svc.ports, ['127.0.0.1:5601:5601']);
         const image = svc.image ?? '';
-        if (image.startsWith('ghcr.io/')) continue;
+        if (image === `${OPERATOR_IMAGE}:${operatorEnv.get('UGC_TAG') ?? ''}`) continue;
         assert.ok(official.some((re) => re.test(image)), `${file}: ${name} uses ${image}`);
         assert.doesNotMatch(image, /:latest$|^[^:]+$/, `${file}: ${name} pins a version`);
       }
@@ -381,5 +367,59 @@ describe('deploy/docker-compose*.yml', () => {
     assert.equal(requiredEnvOf(s.kafka as Service, 'KAFKA_AUTO_CREATE_TOPICS_ENABLE'), 'false');
     assert.equal(mongoUrl(requiredEnvOf(s.api as Service, 'MONGODB_URL')).hosts, 'mongo:27017');
     assert.equal(requiredEnvOf(s['mongo-init'] as Service, 'MONGO_REPLICA_SET'), '');
+  });
+
+  it('run the service image from UGC_IMAGE, which has no placeholder default, and never build it implicitly', () => {
+    assert.equal(sampleEnv.get('UGC_IMAGE'), '', 'the operator names the image they publish');
+    for (const file of ['docker-compose.yml', 'docker-compose.single.yml']) {
+      const env = new Map(operatorEnv);
+      env.delete('UGC_IMAGE');
+      assert.throws(() => interpolate(raw(file), env, new Set()), /UGC_IMAGE is required: set UGC_IMAGE in deploy\/\.env/, file);
+      const services = (composed.get(file) as Compose).services;
+      for (const role of ['api', 'etl', 'migrate']) assert.equal(services[role]?.image, `${OPERATOR_IMAGE}:${operatorEnv.get('UGC_TAG') ?? ''}`, `${file}: ${role}`);
+      // A `build:` here would run whenever a pull fails, from `..`, which a server with only deploy/ lacks.
+      for (const [name, svc] of Object.entries(services)) assert.equal(svc.build, undefined, `${file}: ${name} has no implicit build`);
+    }
+  });
+
+  it('build the image only on request, with docker-compose.build.yml, from the repository root', () => {
+    const overlay = load(raw('docker-compose.build.yml'));
+    assert.ok(schemaValidator()(overlay), 'docker-compose.build.yml matches the Compose Specification');
+    assert.deepEqual(Object.keys(overlay.services), ['migrate'], 'one service builds the image the others share');
+    const build = overlay.services.migrate?.build as { context: string; dockerfile: string };
+    const context = join(DEPLOY, build.context);
+    assert.ok(existsSync(join(context, build.dockerfile)), `${build.dockerfile} in the build context ${context}`);
+    assert.ok(existsSync(join(context, 'package.json')) && existsSync(join(context, 'src')), 'the context is the repository root');
+    for (const c of [main, single]) assert.ok(c.services.migrate, 'the overlay applies to both compose files');
+  });
+
+  it('make every container that runs the service listen on all interfaces (HOST=0.0.0.0)', () => {
+    for (const file of ['docker-compose.yml', 'docker-compose.single.yml']) {
+      const services = Object.entries((composed.get(file) as Compose).services).filter(([, svc]) => svc.image?.startsWith(`${OPERATOR_IMAGE}:`));
+      assert.deepEqual(services.map(([n]) => n).sort(), ['api', 'etl', 'migrate'], file);
+      for (const [name, svc] of services) assert.equal(requiredEnvOf(svc, 'HOST'), '0.0.0.0', `${file}: ${name}`);
+    }
+  });
+
+  it('give the single-node Kafka the heap and retention of .env, like the cluster brokers', () => {
+    const env = new Map([...operatorEnv, ['KAFKA_HEAP_OPTS', '-Xmx768m -Xms768m'], ['KAFKA_RETENTION_HOURS', '72']]);
+    for (const [file, broker] of [['docker-compose.yml', 'kafka-1'], ['docker-compose.single.yml', 'kafka']] as const) {
+      const svc = load(interpolate(raw(file), env, new Set())).services[broker] as Service;
+      assert.equal(requiredEnvOf(svc, 'KAFKA_HEAP_OPTS'), '-Xmx768m -Xms768m', `${file}: ${broker}`);
+      assert.equal(String(requiredEnvOf(svc, 'KAFKA_LOG_RETENTION_HOURS')), '72', `${file}: ${broker}`);
+    }
+  });
+
+  it('read in docker-compose.single.yml every .env setting docker-compose.yml reads, except what only a cluster has', () => {
+    // Cluster-only: replica counts, the inter-server secrets of the ClickHouse cluster.
+    const clusterOnly = new Set(['API_REPLICAS', 'ETL_REPLICAS', 'CLICKHOUSE_CLUSTER_SECRET', 'CLICKHOUSE_INTERSERVER_PASSWORD']);
+    const usedBy = (file: string) => {
+      const used = new Set<string>();
+      interpolate(raw(file), operatorEnv, used);
+      return used;
+    };
+    const inSingle = usedBy('docker-compose.single.yml');
+    const missing = [...usedBy('docker-compose.yml')].filter((v) => !inSingle.has(v) && !clusterOnly.has(v));
+    assert.deepEqual(missing, [], 'set in .env but ignored by docker-compose.single.yml');
   });
 });
