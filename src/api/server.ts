@@ -18,7 +18,7 @@ import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
 import dashboardRoutes from './dashboard.routes.ts';
 import insightsRoutes from './insights.routes.ts';
-import auth, { type JwtVerifier } from './auth.ts';
+import auth, { BEARER_SCHEME, type JwtVerifier, documentBearer } from './auth.ts';
 import beacon from './beacon.ts';
 import body from './body.ts';
 import { clientErrorHandler } from './client-errors.ts';
@@ -51,6 +51,18 @@ export interface ApiDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const EVENTS_ROUTE = '/api/v1/events';
+
+/** The docs page's introduction (OpenAPI `info.description`, Markdown). */
+const API_DESCRIPTION = [
+  'Behaviour events and user-generated content (likes, bookmarks, reviews) of the online cinema.',
+  '',
+  'Every `/api/v1` route needs a bearer JWT; the operations routes (`/healthz`, `/readyz`, `/metrics`) need none. ' +
+    'To try a route here: mint a token with `npm run token -- --user user_123` (add `--admin` for the routes marked admin only) ' +
+    'in the service\'s directory, press **Authorize** and paste it, then **Try it out** on a route.',
+  '',
+  'Errors are RFC 9457 Problem Details (`application/problem+json`): `type`, `title`, `status`, `detail`, `request_id`, ' +
+    'and for a bad request `errors`, one `{path, message}` per bad field.',
+].join('\n');
 
 export type App = Awaited<ReturnType<typeof buildServer>>;
 
@@ -119,8 +131,8 @@ export async function buildServer(deps: ApiDeps) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'UGC Service', version: '1.0.0', description: 'Behaviour events and user-generated content of the online cinema.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      info: { title: 'UGC Service', version: '1.0.0', description: API_DESCRIPTION },
+      components: { securitySchemes: { bearer: BEARER_SCHEME } },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
@@ -152,6 +164,7 @@ export async function buildServer(deps: ApiDeps) {
   await app.register(
     async (v1) => {
       await v1.register(auth, { verifier: deps.verifier });
+      v1.addHook('onRoute', documentBearer);
       v1.addHook('onRequest', v1.authenticate);
       v1.addHook('preParsing', v1.requireAuthenticated);
       await v1.register(eventsRoutes, { events });
