@@ -29,6 +29,7 @@ import problemDetails, { sendProblem } from './errors.ts';
 import eventsRoutes from './events.routes.ts';
 import { EventInput } from './events.schema.ts';
 import likesRoutes from './likes.routes.ts';
+import { API_DESCRIPTION, API_TAGS } from './openapi-info.ts';
 import opsRoutes from './ops.routes.ts';
 import reviewsRoutes from './reviews.routes.ts';
 import routeErrors from './route-errors.ts';
@@ -51,18 +52,6 @@ export interface ApiDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const EVENTS_ROUTE = '/api/v1/events';
-
-/** The docs page's introduction (OpenAPI `info.description`, Markdown). */
-const API_DESCRIPTION = [
-  'Behaviour events and user-generated content (likes, bookmarks, reviews) of the online cinema.',
-  '',
-  'Every `/api/v1` route needs a bearer JWT; the operations routes (`/healthz`, `/readyz`, `/metrics`) need none. ' +
-    'To try a route here: mint a token with `npm run token -- --user user_123` (add `--admin` for the routes marked admin only) ' +
-    'in the service\'s directory, press **Authorize** and paste it, then **Try it out** on a route.',
-  '',
-  'Errors are RFC 9457 Problem Details (`application/problem+json`): `type`, `title`, `status`, `detail`, `request_id`, ' +
-    'and for a bad request `errors`, one `{path, message}` per bad field.',
-].join('\n');
 
 export type App = Awaited<ReturnType<typeof buildServer>>;
 
@@ -132,6 +121,7 @@ export async function buildServer(deps: ApiDeps) {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'UGC Service', version: '1.0.0', description: API_DESCRIPTION },
+      tags: API_TAGS,
       components: { securitySchemes: { bearer: BEARER_SCHEME } },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

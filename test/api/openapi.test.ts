@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { API_DOCS, API_DOCS_GENERATOR } from '../../scripts/api-docs.ts';
+import { type OpenApiDocument, renderApiMarkdown } from '../../scripts/openapi-markdown.ts';
 import { type TestApp, buildTestApp } from '../helpers/app.ts';
 
 interface Operation {
@@ -124,5 +127,18 @@ describe('the OpenAPI document behind /docs', () => {
     const page = await t.app.inject('/docs');
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /swagger-ui/i);
+  });
+
+  it('is what docs/api.md, the contract in the repository, says', () => {
+    const fresh = renderApiMarkdown(doc as unknown as OpenApiDocument, API_DOCS_GENERATOR);
+    const committed = readFileSync(API_DOCS, 'utf8');
+    // Compared line by line first: the message names the first line that differs.
+    const [a, b] = [committed.split('\n'), fresh.split('\n')];
+    const line = a.findIndex((l, i) => l !== b[i]);
+    assert.ok(
+      committed === fresh,
+      `docs/api.md differs from /openapi.json (line ${line + 1}: ${JSON.stringify(a[line])} ≠ ${JSON.stringify(b[line])}); run \`npm run docs:api\` and commit it`,
+    );
+    for (const { method, path } of ops) assert.ok(committed.includes(`### \`${method} ${path}\``), `docs/api.md has ${method} ${path}`);
   });
 });
