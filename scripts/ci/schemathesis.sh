@@ -2,7 +2,9 @@
 # Schemathesis (https://schemathesis.readthedocs.io) against the running service's own
 # /openapi.json, every check, with a user token on the user routes and an admin token on the
 # admin ones; exits non-zero on any failure. The service runs embedded (`serve`) on a free
-# port with a temporary DATA_DIR; the venv is cached outside the repository.
+# port with a temporary DATA_DIR; the venv is cached outside the repository. Every /api/v1
+# operation declares the bearer scheme, so the `ignored_auth` check also sends each one without
+# the header and expects the 401.
 #   SCHEMATHESIS_MAX_EXAMPLES (default 40) bounds the cases per operation and so the run time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

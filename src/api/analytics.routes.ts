@@ -4,7 +4,8 @@ import { ValidationError } from '../domain/errors.ts';
 import { Element, StoredProperties } from '../domain/events.ts';
 import { clampToStorable, parseRfc3339 } from '../domain/time.ts';
 import type { TimeRange, Warehouse } from '../ports/warehouse.ts';
-import { Timestamp, Uuid, problems } from './common.schema.ts';
+import { adminOnly } from './auth.ts';
+import { Timestamp, Uuid, answer, problems } from './common.schema.ts';
 
 const DEFAULT_RANGE_MS = 30 * 86_400_000;
 
@@ -46,7 +47,7 @@ export function rangeOf(query: { from?: string | undefined; to?: string | undefi
 /** Admin analytics, read from the warehouse; every event is stored once (deduplicated at load by user and event_id). */
 const analytics: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { warehouse }) => {
   const tags = ['analytics'];
-  app.addHook('preParsing', app.requireAdmin);
+  adminOnly(app);
 
   app.get(
     '/analytics/summary',
@@ -56,7 +57,10 @@ const analytics: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { w
         summary: 'Events, distinct users and events by type in a time range',
         querystring: Type.Object(RangeQuery, { additionalProperties: false }),
         response: {
-          200: Type.Object({ from: Timestamp, to: Timestamp, events: Type.Integer(), users: Type.Integer(), by_type: Type.Record(Type.String(), Type.Integer()) }),
+          200: answer(
+            'Counts in the range',
+            Type.Object({ from: Timestamp, to: Timestamp, events: Type.Integer(), users: Type.Integer(), by_type: Type.Record(Type.String(), Type.Integer()) }),
+          ),
           ...problems(400, 401, 403, 503),
         },
       },
@@ -79,7 +83,7 @@ const analytics: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { w
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ items: Type.Array(Type.Object({ film_id: Uuid, views: Type.Integer(), watch_seconds: Type.Number() })) }),
+          200: answer('Top films', Type.Object({ items: Type.Array(Type.Object({ film_id: Uuid, views: Type.Integer(), watch_seconds: Type.Number() })) })),
           ...problems(400, 401, 403, 503),
         },
       },
@@ -95,7 +99,7 @@ const analytics: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { w
         summary: "A user's events, newest first",
         params: Type.Object({ user_id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
         querystring: Type.Object({ ...RangeQuery, limit: Limit(1000, 100) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ items: Type.Array(StoredEvent) }), ...problems(400, 401, 403, 503) },
+        response: { 200: answer("The user's events, newest first", Type.Object({ items: Type.Array(StoredEvent) })), ...problems(400, 401, 403, 503) },
       },
     },
     async (request) => ({ items: await warehouse.userEvents(request.params.user_id, rangeOf(request.query), request.query.limit ?? 100) }),

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { type JWTVerifyGetKey, type JWTPayload, SignJWT, createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify } from 'jose';
 import type { Config, JwtAlgorithm } from '../config.ts';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors.ts';
+import { problemResponse } from './common.schema.ts';
 
 /**
  * Bearer JWT authentication. Tokens come from the cinema's auth service; we only verify them.
@@ -207,4 +208,48 @@ export async function authenticateToken(request: FastifyRequest, verifier: JwtVe
 export function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new UnauthorizedError('A Bearer token is required.');
   return request.principal;
+}
+
+/** The OpenAPI security scheme of the bearer JWT (`components.securitySchemes`), how the docs page asks for it. */
+export const BEARER_SCHEME = {
+  type: 'http',
+  scheme: 'bearer',
+  bearerFormat: 'JWT',
+  description:
+    'A JWT whose `sub` is the user id; the `admin` role (a `roles` array claim) opens the admin routes. ' +
+    'In development, mint one with the service\'s secret: `npm run token -- --user user_123` (add `--admin` for the admin routes), ' +
+    'and paste it here without the `Bearer ` prefix.',
+} as const;
+
+/** The part of a route's schema the docs helpers below write (the OpenAPI operation's). */
+interface DocumentedSchema {
+  security?: Record<string, string[]>[];
+  description?: string;
+  response?: Record<string, unknown>;
+}
+
+/**
+ * onRoute, on every route behind `authenticate`: the route's OpenAPI operation requires the
+ * bearer scheme, so the docs page's "Authorize" applies to it and "Try it out" sends the token.
+ */
+export function documentBearer(route: RouteOptions): void {
+  const schema = route.schema as DocumentedSchema | undefined;
+  if (schema !== undefined) schema.security ??= [{ bearer: [] }];
+}
+
+const ADMIN_ONLY = '**Admin only**: a token with the `admin` role (`npm run token -- --user ID --admin`); other users get 403.';
+
+/**
+ * Makes every route of `app` (an encapsulated plugin, called before its routes) admin-only:
+ * `requireAdmin` before the body is read, and each route's description says so first.
+ */
+export function adminOnly(app: FastifyInstance): void {
+  app.addHook('preParsing', app.requireAdmin);
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as DocumentedSchema | undefined;
+    // A GET's HEAD twin shares its schema object: say it once.
+    if (schema === undefined || schema.description?.startsWith(ADMIN_ONLY) === true) return;
+    schema.description = schema.description === undefined ? ADMIN_ONLY : `${ADMIN_ONLY}\n\n${schema.description}`;
+    (schema.response ??= {})[403] = problemResponse('The token lacks the `admin` role');
+  });
 }

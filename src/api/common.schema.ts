@@ -39,13 +39,44 @@ export const Problem = Type.Object(
  * One documented error response: Problem Details under `application/problem+json`, the media
  * type every error is sent with (the serializer picks the schema by the reply's type).
  */
-export function problemResponse(description = 'Problem Details'): TSchema {
+export function problemResponse(description: string): TSchema {
   return { description, content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } };
 }
 
-/** The documented error responses of a route, by status. */
-export function problems(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, problemResponse()]));
+/** What each error status means on any route, as the docs page names it (routes may say more). */
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request: a parameter or the body breaks the schema or a rule; `errors` lists every bad field',
+  401: 'No valid bearer token: missing, malformed, expired or signed with another key',
+  403: 'The caller may not do this',
+  404: 'Not found',
+  409: 'Conflicts with what is stored',
+  413: 'The body is larger than BODY_LIMIT_BYTES',
+  415: 'The body is not JSON in UTF-8, or its encoding is not gzip',
+  429: 'Too many requests from this caller; see Retry-After',
+  503: 'A backend is unavailable or the server is shutting down; see Retry-After',
+};
+
+/**
+ * The documented error responses of a route, by status: a status alone takes the usual
+ * meaning, `[status, description]` says what it means on this route.
+ */
+export function problems(...statuses: (number | [number, string])[]): Record<number, TSchema> {
+  return Object.fromEntries(
+    statuses.map((s) => {
+      const [status, description] = typeof s === 'number' ? [s, PROBLEM_DESCRIPTIONS[s] ?? 'Problem Details'] : s;
+      return [status, problemResponse(description)];
+    }),
+  );
+}
+
+/**
+ * `schema` as the response of one status, named `description` on the docs page (else Swagger UI
+ * shows "Default Response"). A copy, so one body schema can answer several statuses under
+ * different names; the copy keeps TypeBox's non-enumerable kind marker.
+ */
+export function answer<T extends TSchema>(description: string, schema: T): T {
+  // @fastify/swagger's own keyword for a response's description, removed from the published schema.
+  return Object.defineProperties({ 'x-response-description': description }, Object.getOwnPropertyDescriptors(schema)) as unknown as T;
 }
 
 export const NoContent = Type.Null({ description: 'No content' });

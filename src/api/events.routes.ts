@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { EventsService } from '../services/events.service.ts';
 import { principalOf } from './auth.ts';
-import { problems } from './common.schema.ts';
+import { answer, problems } from './common.schema.ts';
 import { Accepted, EventsBody } from './events.schema.ts';
 
 const events: FastifyPluginAsyncTypebox<{ events: EventsService }> = (app, { events: service }) => {
@@ -16,7 +16,7 @@ const events: FastifyPluginAsyncTypebox<{ events: EventsService }> = (app, { eve
           'All or nothing: one invalid event rejects the request and nothing is written. `202` only once the events are durably in the event log. `Content-Encoding: gzip` accepted. The same JSON as `text/plain` (a beacon) is accepted too, with the JWT in a top-level `access_token` field instead of the Authorization header.',
         body: EventsBody,
         consumes: ['application/json', 'text/plain'],
-        response: { 202: Accepted, ...problems(400, 401, 413, 415, 429, 503) },
+        response: { 202: answer('Accepted: every event is durably in the event log', Accepted), ...problems(400, 401, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {

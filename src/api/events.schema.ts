@@ -11,7 +11,7 @@ import { Uuid } from './common.schema.ts';
  * receive time, an interval moved back whole.
  */
 const EventTime = (description: string) =>
-  Type.String({ format: 'date-time', pattern: STORABLE_YEARS_PATTERN, description: `${description} ${STORABLE_RANGE_MESSAGE.replace('must be', 'Between')}.` });
+  Type.String({ format: 'date-time', pattern: STORABLE_YEARS_PATTERN, description: `${description} ${STORABLE_RANGE_MESSAGE.replace('must be between', 'Between')}.` });
 
 export const EventInput = Type.Object(
   {

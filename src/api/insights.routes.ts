@@ -4,7 +4,8 @@ import { ValidationError } from '../domain/errors.ts';
 import { ELEMENT_KIND_PATTERN, EVENT_TYPE_PATTERN } from '../domain/events.ts';
 import type { TimeRange, Warehouse } from '../ports/warehouse.ts';
 import { Limit, RangeQuery, rangeOf } from './analytics.routes.ts';
-import { Timestamp, Uuid, problems } from './common.schema.ts';
+import { adminOnly } from './auth.ts';
+import { Timestamp, Uuid, answer, problems } from './common.schema.ts';
 
 /** Longest range of an hourly series: a year of hours (8,784 buckets). */
 const MAX_HOURLY_RANGE_MS = 366 * 86_400_000;
@@ -53,7 +54,7 @@ const echo = (range: TimeRange) => ({ from: range.from.toISOString(), to: range.
 /** The questions a cinema asks: series, active users, one film's audience, what gets clicked. Admin only. */
 const insights: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { warehouse }) => {
   const tags = ['analytics'];
-  app.addHook('preParsing', app.requireAdmin);
+  adminOnly(app);
 
   app.get(
     '/analytics/events/series',
@@ -66,7 +67,10 @@ const insights: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { wa
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ from: Timestamp, to: Timestamp, interval: Type.String(), tz: Type.String(), items: Type.Array(Bucket) }),
+          200: answer(
+            'One bucket per hour or local day of the range',
+            Type.Object({ from: Timestamp, to: Timestamp, interval: Type.String(), tz: Type.String(), items: Type.Array(Bucket) }),
+          ),
           ...problems(400, 401, 403, 503),
         },
       },
@@ -97,10 +101,13 @@ const insights: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { wa
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            from: Timestamp, to: Timestamp, interval: Type.String(), tz: Type.String(),
-            items: Type.Array(Type.Object({ start: Timestamp, date: Type.String(), users: Type.Integer() })),
-          }),
+          200: answer(
+            'Distinct users per interval of the range',
+            Type.Object({
+              from: Timestamp, to: Timestamp, interval: Type.String(), tz: Type.String(),
+              items: Type.Array(Type.Object({ start: Timestamp, date: Type.String(), users: Type.Integer() })),
+            }),
+          ),
           ...problems(400, 401, 403, 503),
         },
       },
@@ -127,12 +134,15 @@ const insights: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { wa
         params: Type.Object({ film_id: Uuid }, { additionalProperties: false }),
         querystring: Type.Object(RangeQuery, { additionalProperties: false }),
         response: {
-          200: Type.Object({
-            from: Timestamp, to: Timestamp, film_id: Uuid, views: Type.Integer(), viewers: Type.Integer(),
-            watch_seconds: Type.Number(), avg_watch_seconds: Type.Number(),
-            duration_seconds: Type.Union([Type.Number(), Type.Null()]), avg_completion: Type.Union([Type.Number(), Type.Null()]),
-            retention: Type.Array(Type.Object({ at: Type.Number(), share: Type.Number() })),
-          }),
+          200: answer(
+            "The film's report",
+            Type.Object({
+              from: Timestamp, to: Timestamp, film_id: Uuid, views: Type.Integer(), viewers: Type.Integer(),
+              watch_seconds: Type.Number(), avg_watch_seconds: Type.Number(),
+              duration_seconds: Type.Union([Type.Number(), Type.Null()]), avg_completion: Type.Union([Type.Number(), Type.Null()]),
+              retention: Type.Array(Type.Object({ at: Type.Number(), share: Type.Number() })),
+            }),
+          ),
           ...problems(400, 401, 403, 503),
         },
       },
@@ -159,10 +169,13 @@ const insights: FastifyPluginAsyncTypebox<{ warehouse: Warehouse }> = (app, { wa
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            from: Timestamp, to: Timestamp,
-            items: Type.Array(Type.Object({ kind: Type.String(), id: Type.String(), events: Type.Integer(), users: Type.Integer() })),
-          }),
+          200: answer(
+            'Top elements',
+            Type.Object({
+              from: Timestamp, to: Timestamp,
+              items: Type.Array(Type.Object({ kind: Type.String(), id: Type.String(), events: Type.Integer(), users: Type.Integer() })),
+            }),
+          ),
           ...problems(400, 401, 403, 503),
         },
       },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { UgcService } from '../services/ugc.service.ts';
 import { principalOf } from './auth.ts';
-import { FilmParams, NoContent, Page, PageQuery, problems } from './common.schema.ts';
+import { FilmParams, NoContent, Page, PageQuery, answer, problems } from './common.schema.ts';
 import { Like, LikeBody, LikeSummary } from './ugc.schema.ts';
 
 const likes: FastifyPluginAsyncTypebox<{ ugc: UgcService }> = (app, { ugc }) => {
@@ -14,7 +14,7 @@ const likes: FastifyPluginAsyncTypebox<{ ugc: UgcService }> = (app, { ugc }) => 
         summary: 'Rate a film (0..10), or like/dislike it',
         params: FilmParams,
         body: LikeBody,
-        response: { 200: Like, 201: Like, ...problems(400, 401) },
+        response: { 200: answer('Rating replaced', Like), 201: answer('Rating created', Like), ...problems(400, 401) },
       },
     },
     async (request, reply) => {
@@ -25,13 +25,27 @@ const likes: FastifyPluginAsyncTypebox<{ ugc: UgcService }> = (app, { ugc }) => 
 
   app.get(
     '/films/:film_id/like',
-    { schema: { tags, summary: "The caller's rating of a film", params: FilmParams, response: { 200: Like, ...problems(400, 401, 404) } } },
+    {
+      schema: {
+        tags,
+        summary: "The caller's rating of a film",
+        params: FilmParams,
+        response: { 200: answer("The caller's rating", Like), ...problems(400, 401, [404, 'The caller has not rated this film']) },
+      },
+    },
     (request) => ugc.getLike(principalOf(request), request.params.film_id.toLowerCase()),
   );
 
   app.delete(
     '/films/:film_id/like',
-    { schema: { tags, summary: "Remove the caller's rating", params: FilmParams, response: { 204: NoContent, ...problems(400, 401, 404) } } },
+    {
+      schema: {
+        tags,
+        summary: "Remove the caller's rating",
+        params: FilmParams,
+        response: { 204: answer('Rating removed', NoContent), ...problems(400, 401, [404, 'The caller has not rated this film']) },
+      },
+    },
     async (request, reply) => {
       await ugc.unrate(principalOf(request), request.params.film_id.toLowerCase());
       return reply.code(204).send(null);
@@ -40,13 +54,13 @@ const likes: FastifyPluginAsyncTypebox<{ ugc: UgcService }> = (app, { ugc }) => 
 
   app.get(
     '/films/:film_id/likes/summary',
-    { schema: { tags, summary: 'Likes, dislikes and average score of a film', params: FilmParams, response: { 200: LikeSummary, ...problems(400, 401) } } },
+    { schema: { tags, summary: 'Likes, dislikes and average score of a film', params: FilmParams, response: { 200: answer("The film's likes summary", LikeSummary), ...problems(400, 401) } } },
     (request) => ugc.likeSummary(request.params.film_id.toLowerCase()),
   );
 
   app.get(
     '/users/me/likes',
-    { schema: { tags, summary: "The caller's ratings, newest first", querystring: PageQuery, response: { 200: Page(Like), ...problems(400, 401) } } },
+    { schema: { tags, summary: "The caller's ratings, newest first", querystring: PageQuery, response: { 200: answer("A page of the caller's ratings", Page(Like)), ...problems(400, 401) } } },
     (request) => ugc.listLikes(principalOf(request), { limit: request.query.limit ?? 20, cursor: request.query.cursor }),
   );
   return Promise.resolve();

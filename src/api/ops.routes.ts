@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { answer } from './common.schema.ts';
 import type { Lifecycle } from '../ports/lifecycle.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EtlHealth } from '../pipeline/etl-health.ts';
@@ -63,13 +64,13 @@ const ops: FastifyPluginAsyncTypebox<OpsOptions> = (app, { dependencies, metrics
   const tags = ['operations'];
   const config = { rateLimit: false };
 
-  app.get('/healthz', { config, schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, () => ({
+  app.get('/healthz', { config, schema: { tags, summary: 'Liveness', response: { 200: answer('The process is alive', Type.Object({ status: Type.Literal('ok') })) } } }, () => ({
     status: 'ok' as const,
   }));
 
   app.get(
     '/readyz',
-    { config, schema: { tags, summary: 'Readiness: every backend answers', response: { 200: Readiness, 503: Readiness } } },
+    { config, schema: { tags, summary: 'Readiness: every backend answers', response: { 200: answer('Every dependency answers', Readiness), 503: answer('A dependency is down; its `error` says why', Readiness) } } },
     async (_request, reply) => {
       const names = [...Object.keys(dependencies), ...(etl ? ['etl'] : [])];
       const results: DependencyStatus[] = await Promise.all([...Object.values(dependencies).map(probe), ...(etl ? [probeEtl(etl)] : [])]);

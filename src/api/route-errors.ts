@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TSchema } from 'typebox';
-import { problemResponse } from './common.schema.ts';
+import { problems } from './common.schema.ts';
 import { sendProblem } from './errors.ts';
 
 /**
@@ -27,18 +27,14 @@ function documentErrors(route: RouteOptions): void {
   const schema = route.schema as { hide?: boolean; response?: Record<string, TSchema>; body?: unknown; querystring?: unknown; params?: unknown } | undefined;
   if (schema === undefined || schema.hide === true) return;
   const response = (schema.response ??= {});
-  const add = (status: number, description: string) => {
-    response[status] ??= problemResponse(description);
+  const add = (...statuses: number[]) => {
+    for (const [status, documented] of Object.entries(problems(...statuses))) response[status] ??= documented;
   };
-  if (schema.body !== undefined) {
-    add(400, 'The body is not JSON, or breaks the schema or a rule');
-    add(413, 'The body is larger than BODY_LIMIT_BYTES');
-    add(415, 'The body is not JSON in UTF-8, or its encoding is not gzip');
-  }
-  if (schema.querystring !== undefined || schema.params !== undefined) add(400, 'A parameter breaks the schema');
+  if (schema.body !== undefined) add(400, 413, 415);
+  if (schema.querystring !== undefined || schema.params !== undefined) add(400);
   const limited = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false;
-  if (limited) add(429, 'Too many requests from this caller; see Retry-After');
-  add(503, 'A backend is unavailable or the server is shutting down; see Retry-After');
+  if (limited) add(429);
+  add(503);
 }
 
 export default fp(

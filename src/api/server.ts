@@ -18,7 +18,7 @@ import { UgcService } from '../services/ugc.service.ts';
 import analyticsRoutes from './analytics.routes.ts';
 import dashboardRoutes from './dashboard.routes.ts';
 import insightsRoutes from './insights.routes.ts';
-import auth, { type JwtVerifier } from './auth.ts';
+import auth, { BEARER_SCHEME, type JwtVerifier, documentBearer } from './auth.ts';
 import beacon from './beacon.ts';
 import body from './body.ts';
 import { clientErrorHandler } from './client-errors.ts';
@@ -29,6 +29,7 @@ import problemDetails, { sendProblem } from './errors.ts';
 import eventsRoutes from './events.routes.ts';
 import { EventInput } from './events.schema.ts';
 import likesRoutes from './likes.routes.ts';
+import { API_DESCRIPTION, API_TAGS } from './openapi-info.ts';
 import opsRoutes from './ops.routes.ts';
 import reviewsRoutes from './reviews.routes.ts';
 import routeErrors from './route-errors.ts';
@@ -119,8 +120,9 @@ export async function buildServer(deps: ApiDeps) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'UGC Service', version: '1.0.0', description: 'Behaviour events and user-generated content of the online cinema.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      info: { title: 'UGC Service', version: '1.0.0', description: API_DESCRIPTION },
+      tags: API_TAGS,
+      components: { securitySchemes: { bearer: BEARER_SCHEME } },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
@@ -152,6 +154,7 @@ export async function buildServer(deps: ApiDeps) {
   await app.register(
     async (v1) => {
       await v1.register(auth, { verifier: deps.verifier });
+      v1.addHook('onRoute', documentBearer);
       v1.addHook('onRequest', v1.authenticate);
       v1.addHook('preParsing', v1.requireAuthenticated);
       await v1.register(eventsRoutes, { events });

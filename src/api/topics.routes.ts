@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConflictError } from '../domain/errors.ts';
 import type { EventLog } from '../ports/event-log.ts';
-import { principalOf } from './auth.ts';
-import { NoContent, problems } from './common.schema.ts';
+import { adminOnly, principalOf } from './auth.ts';
+import { NoContent, answer, problems } from './common.schema.ts';
 
 // Kafka's rules (org.apache.kafka.common.internals.Topic#validate): 1..249 of [a-zA-Z0-9._-], and not "." or "..".
 const TopicName = Type.String({ pattern: '^(?!\\.{1,2}$)[a-zA-Z0-9._-]{1,249}$', description: 'Kafka topic name rules: 1..249 of [a-zA-Z0-9._-], not "." or ".."' });
@@ -58,11 +58,11 @@ export interface TopicsOptions {
 /** Admin access to the event log's streams, which Kafka calls topics. */
 const topics: FastifyPluginAsyncTypebox<TopicsOptions> = (app, { log, defaultPartitions, ownStreams }) => {
   const tags = ['topics'];
-  app.addHook('preParsing', app.requireAdmin);
+  adminOnly(app);
 
   app.get(
     '/topics',
-    { schema: { tags, summary: 'List topics', response: { 200: Type.Object({ items: Type.Array(Topic) }), ...problems(401, 403, 503) } } },
+    { schema: { tags, summary: 'List topics', response: { 200: answer('The topics', Type.Object({ items: Type.Array(Topic) })), ...problems(401, 403, 503) } } },
     async () => ({
       items: (await log.listStreams()).map((s) => ({ name: s.name, partitions: s.partitions, replication_factor: s.replicationFactor })),
     }),
@@ -70,7 +70,7 @@ const topics: FastifyPluginAsyncTypebox<TopicsOptions> = (app, { log, defaultPar
 
   app.post(
     '/topics',
-    { schema: { tags, summary: 'Create a topic', body: CreateTopicBody, response: { 201: Topic, ...problems(400, 401, 403, 409, 503) } } },
+    { schema: { tags, summary: 'Create a topic', body: CreateTopicBody, response: { 201: answer('Topic created', Topic), ...problems(400, 401, 403, [409, 'A topic of this name exists'], 503) } } },
     async (request, reply) => {
       const { name, partitions = defaultPartitions, replication_factor: replicationFactor = 1, config = {} } = request.body;
       await log.createStream(name, { partitions, replicationFactor, config });
@@ -86,7 +86,10 @@ const topics: FastifyPluginAsyncTypebox<TopicsOptions> = (app, { log, defaultPar
         summary: 'Delete a topic',
         description: "The service's own events and dead-letter topics cannot be deleted (409).",
         params: NameParams,
-        response: { 204: NoContent, ...problems(400, 401, 403, 404, 409, 503) },
+        response: {
+          204: answer('Topic deleted', NoContent),
+          ...problems(400, 401, 403, [404, 'No such topic'], [409, "One of the service's own topics"], 503),
+        },
       },
     },
     async (request, reply) => {
@@ -106,7 +109,7 @@ const topics: FastifyPluginAsyncTypebox<TopicsOptions> = (app, { log, defaultPar
         summary: 'Write one raw message; 202 once acknowledged',
         params: NameParams,
         body: MessageBody,
-        response: { 202: Type.Object({ accepted: Type.Integer() }), ...problems(400, 401, 403, 404, 503) },
+        response: { 202: answer('Written and acknowledged', Type.Object({ accepted: Type.Integer() })), ...problems(400, 401, 403, [404, 'No such topic'], 503) },
       },
     },
     async (request, reply) => {

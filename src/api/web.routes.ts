@@ -6,6 +6,7 @@ import { sendProblem } from './errors.ts';
 
 /**
  * What a web page loads from the service:
+ * - `GET /`: a 302 to the API docs page, `/docs` (where a person who opens the address lands);
  * - `GET /tracker.js`: the browser tracker's script-tag bundle (packages/tracker, built by
  *   `npm install` → `prepare`; a 404 naming the build command when it is missing);
  * - with `DEMO_PAGE=true`, `GET /demo/`: a film grid and a video wired with the tracker, and
@@ -52,6 +53,7 @@ async function sendFile(reply: FastifyReply, path: string, type: string, range: 
 export default function webRoutes(app: FastifyInstance, opts: WebOptions): Promise<void> {
   const config = { rateLimit: false };
   const schema = { hide: true };
+  app.get('/', { config, schema }, (_request, reply) => reply.redirect('/docs', 302));
   let bundle: Buffer | undefined;
   app.get('/tracker.js', { config, schema }, async (_request, reply) => {
     try {
