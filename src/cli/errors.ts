@@ -76,7 +76,7 @@ function causes(err: unknown): Error[] {
     const next = queue.shift();
     if (!(next instanceof Error)) continue;
     chain.push(next);
-    queue.push(next.cause, ...(next instanceof AggregateError ? next.errors : []));
+    queue.push(next.cause, ...(next instanceof AggregateError ? (next.errors as unknown[]) : []));
   }
   return chain;
 }

@@ -10,7 +10,7 @@
  */
 export function consoleLine(entry: Record<string, unknown>, messageKey: string): string {
   const component = typeof entry.component === 'string' ? `${entry.component}: ` : '';
-  const message = String(entry[messageKey] ?? '');
+  const message = show(entry[messageKey] ?? '', true);
   if (message === 'request completed' && entry['http.request.method'] !== undefined) return component + requestLine(entry);
 
   let line = component + message;
@@ -53,10 +53,14 @@ function requestLine(entry: Record<string, unknown>): string {
 
 const MAX_VALUE = 200;
 
-/** A value as it reads on one line: a plain word as it is, anything else as compact JSON, cut at 200 characters. */
-function show(value: unknown): string {
-  const text = typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : (JSON.stringify(value) ?? String(value));
-  return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE)}…` : text;
+/**
+ * A value as it reads on one line: a plain word as it is, anything else as compact JSON, cut at
+ * 200 characters; a message (any string) as it is, whole.
+ */
+function show(value: unknown, message = false): string {
+  const plain = typeof value === 'string' && (message || /^[^\s"=]+$/.test(value));
+  const text = plain ? value : (JSON.stringify(value) ?? typeof value);
+  return !message && text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE)}…` : text;
 }
 
 function firstLine(text: string): string {
