@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { lockDataDir } from './cli/data-dir-lock.ts';
 import { CliError, EXIT_RUNTIME, UsageError, unexpectedFailureLine } from './cli/errors.ts';
-import { runMigrate, runServer } from './cli/run.ts';
-import { tokenCommand } from './cli/token.ts';
-import { withJwtSecret } from './composition.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import type { ConsoleLog } from './etl-thread.ts';
-import { createLogger, isPretty, type Logger } from './observability/logger.ts';
+import type { Logger } from './observability/logger.ts';
 
 const USAGE = `Usage: node src/main.ts <command>   (npm start | npm run api | etl | migrate | token)
   serve     API and ETL in one process, the ETL in a worker thread (default; the embedded all-in-one)
@@ -49,19 +45,23 @@ async function main(command: string, args: string[]): Promise<void> {
     return;
   }
   if (!COMMANDS.has(command)) throw new UsageError(`Unknown command "${command}".\n${USAGE}`);
-  if (command === 'token') return tokenCommand(args, config);
+  // Modules are imported when needed: `--help` and `token` answer at once instead of loading
+  // the logger and every backend's client first.
+  if (command === 'token') return (await import('./cli/token.ts')).tokenCommand(args, config);
   if (args.length > 0) throw new UsageError(`"${command}" takes no arguments (got ${args.join(' ')}); it is configured by environment variables.\n${USAGE}`);
 
   let cfg = config();
+  const { createLogger, isPretty } = await import('./observability/logger.ts');
   const output: ConsoleLog = {
     pretty: isPretty(cfg.log.format, process.stdout.isTTY),
     colorize: process.stdout.isTTY && process.stdout.hasColors() && !process.env.NO_COLOR,
   };
   const logger = createLogger({ level: cfg.log.level, name: command, ...output });
   if (!output.pretty) jsonLogger = logger;
-  cfg = withJwtSecret(cfg, logger);
+  cfg = (await import('./dev-jwt-secret.ts')).withJwtSecret(cfg, logger);
   // The embedded chDB warehouse opens in one process; the lock says which one has it (see data-dir-lock.ts).
-  if (cfg.warehouse.backend === 'chdb') lockDataDir(cfg.dataDir, command);
+  if (cfg.warehouse.backend === 'chdb') (await import('./cli/data-dir-lock.ts')).lockDataDir(cfg.dataDir, command);
+  const { runMigrate, runServer } = await import('./cli/run.ts');
   if (command === 'migrate') return runMigrate(cfg, logger);
   return runServer(command as 'serve' | 'api' | 'etl', cfg, logger, output);
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { mintToken } from '../api/auth.ts';
-import { withJwtSecret } from '../composition.ts';
+import { withJwtSecret } from '../dev-jwt-secret.ts';
 import type { Config } from '../config.ts';
 import { UsageError } from './errors.ts';
 

@@ -9,6 +9,11 @@
  * - anything else: the message, then the entry's own fields as `key=value`.
  */
 export function consoleLine(entry: Record<string, unknown>, messageKey: string): string {
+  // A line break inside a value would start what looks like another entry.
+  return compose(entry, messageKey).replace(/\s*[\r\n]+\s*/g, ' ');
+}
+
+function compose(entry: Record<string, unknown>, messageKey: string): string {
   const component = typeof entry.component === 'string' ? `${entry.component}: ` : '';
   const message = show(entry[messageKey] ?? '', true);
   if (message === 'request completed' && entry['http.request.method'] !== undefined) return component + requestLine(entry);
