@@ -52,7 +52,12 @@ export function noEtlHint(config: Config): string | undefined {
     : 'No ETL runs in this process: accepted events wait in the embedded event log until an ETL loads them. Run "npm run etl" beside it, or use "npm start".';
 }
 
-/** `serve`, `api` or `etl`: starts the backends, the HTTP listener(s) and the ETL, and stops them on SIGTERM/SIGINT. */
+/**
+ * `serve`, `api` or `etl`: starts the backends, the HTTP listener(s) and the ETL, and stops them
+ * on SIGTERM/SIGINT. The signal handlers are in place from the start: a signal during start-up
+ * (a supervisor's, or a test's once the listening line is out) waits for start-up to end, then
+ * stops cleanly, instead of killing the process with the batch in hand.
+ */
 export async function runServer(command: ServerCommand, config: Config, logger: Logger, logOutput: ConsoleLog): Promise<void> {
   const metrics = new Metrics();
   const reporter = createErrorReporter({ ...config.sentry, release: `ugc-service@${process.env.npm_package_version ?? 'dev'}` });
@@ -62,7 +67,13 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
   const warehouse = await createWarehouse(config);
   const store = withApi ? createStore(config) : undefined;
   const backends: Lifecycle[] = [log, warehouse, ...(store ? [store] : [])];
-  try {
+  // `etl` runs the loader on its own; `serve` runs it in a worker thread beside the API.
+  const etl = command === 'etl' ? createEtl(config, { log, warehouse, logger: logger.child({ component: 'etl' }), metrics }) : undefined;
+  let thread: EtlThread | undefined;
+  let app: Awaited<ReturnType<typeof buildServer>> | undefined;
+  let ops: Awaited<ReturnType<typeof buildOpsServer>> | undefined;
+
+  const start = async (): Promise<void> => {
     await Promise.all(backends.map((b) => b.start()));
     await log.ensureStream(config.events.topic, { partitions: config.events.partitions });
     await log.ensureStream(config.events.dlqTopic, { partitions: 1 });
@@ -70,31 +81,14 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
       const applied = await warehouse.migrate();
       if (applied.length > 0) logger.info({ applied }, 'warehouse migrations applied');
     }
-  } catch (err) {
-    await closeAll(logger, backends);
-    throw err;
-  }
-
-  // `etl` runs the loader on its own; `serve` runs it in a worker thread beside the API.
-  const etl = command === 'etl' ? createEtl(config, { log, warehouse, logger: logger.child({ component: 'etl' }), metrics }) : undefined;
-
-  let thread: EtlThread | undefined;
-  // `serve`'s /readyz includes the ETL thread's health; `api` runs no ETL.
-  const etlHealth =
-    command === 'serve'
-      ? (): Promise<EtlHealth> => thread?.health() ?? Promise.resolve({ ready: false, reason: 'the ETL thread is starting', oldestUnloadedAgeMs: null, lastLoadAt: null })
-      : undefined;
-  const verifier = new JwtVerifier(config.auth);
-  const app =
-    withApi && store
-      ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter, ...(etlHealth ? { etlHealth } : {}) })
-      : undefined;
-  const ops =
-    withApi || !etl
-      ? undefined
-      : await buildOpsServer({ dependencies: { event_log: log, warehouse }, metrics, logger, etl: () => Promise.resolve(etl.health()) });
-  try {
-    if (app) {
+    // `serve`'s /readyz includes the ETL thread's health; `api` runs no ETL.
+    const etlHealth =
+      command === 'serve'
+        ? (): Promise<EtlHealth> => thread?.health() ?? Promise.resolve({ ready: false, reason: 'the ETL thread is starting', oldestUnloadedAgeMs: null, lastLoadAt: null })
+        : undefined;
+    const verifier = new JwtVerifier(config.auth);
+    if (withApi && store) {
+      app = await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter, ...(etlHealth ? { etlHealth } : {}) });
       await verifier.ready();
       const url = await listen(app, { host: config.server.host, port: config.server.port, variable: 'PORT', who: '"npm start" or "npm run api"' });
       logger.info(
@@ -105,18 +99,36 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
           ...(config.auth.algorithm === 'HS256' ? { token_command: 'npm run token -- --user user_123' } : {}),
           event_log: log.kind,
           warehouse: warehouse.kind,
-          store: store?.kind,
+          store: store.kind,
         },
         'UGC Service listening',
       );
       const hint = command === 'api' ? noEtlHint(config) : undefined;
       if (hint) logger.warn(hint);
     }
-    if (ops) {
+    if (etl) {
+      ops = await buildOpsServer({ dependencies: { event_log: log, warehouse }, metrics, logger, etl: () => Promise.resolve(etl.health()) });
       const url = await listen(ops, { host: config.server.host, port: config.etl.httpPort, variable: 'ETL_HTTP_PORT', who: '"npm run etl"' });
       logger.info({ listen_url: url }, 'ETL operations endpoint listening');
     }
     if (command === 'serve') thread = await EtlThread.start({ config, warehouse, logOutput });
+  };
+  const starting = start();
+
+  onShutdown(logger, config.server.shutdownTimeoutMs, async () => {
+    await starting.catch(() => undefined);
+    // Order matters: stop intake, let in-flight requests finish, flush the batch in hand, close.
+    await app?.close();
+    await etl?.stop(config.server.shutdownTimeoutMs);
+    await thread?.stop(config.server.shutdownTimeoutMs);
+    await ops?.close();
+    await closeAll(logger, backends);
+    await reporter.flush(2000);
+    logger.info('stopped');
+  });
+
+  try {
+    await starting;
   } catch (err) {
     await app?.close();
     await ops?.close();
@@ -127,16 +139,6 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
   if (etl) logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
   if (thread) metrics.includeRemote(thread.metrics.bind(thread));
 
-  onShutdown(logger, config.server.shutdownTimeoutMs, async () => {
-    // Order matters: stop intake, let in-flight requests finish, flush the batch in hand, close.
-    await app?.close();
-    await etl?.stop(config.server.shutdownTimeoutMs);
-    await thread?.stop(config.server.shutdownTimeoutMs);
-    await ops?.close();
-    await closeAll(logger, backends);
-    await reporter.flush(2000);
-    logger.info('stopped');
-  });
   // The ETL dying is fatal for its process: a supervisor restarts it and it resumes from the log.
   const etlDied = (err: unknown): void => {
     reporter.capture(err, { component: 'etl' });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../helpers/app.ts';
 import { STACK_FRAME, closedPort, occupyPort } from '../helpers/cli.ts';
 import { runCli, startService, stopAll } from '../helpers/service.ts';
 import { type TempDir, makeTempDir } from '../helpers/tmp.ts';
@@ -125,6 +126,13 @@ describe('command line: clear errors and exit codes', () => {
     await svc.exited;
     const after = await runCli(['migrate'], { ...env, DATA_DIR: dataDir });
     assert.equal(after.code, 0, after.stderr);
+  });
+
+  it('a SIGTERM while serve is still starting (its ETL thread) waits for start-up, then stops cleanly: exit 0', { timeout: 60_000 }, async () => {
+    const svc = await startService({ ...env, DATA_DIR: join(tmp.dir, 'early-term') });
+    svc.child.kill('SIGTERM');
+    assert.deepEqual(await svc.exited, { code: 0, signal: null });
+    await eventually(() => Promise.resolve(svc.logs), (logs) => logs.some((e) => e.message === 'stopped'), 2000, 'the "stopped" line');
   });
 
   it('an unreachable backend: one line with its error and where to look, exit 1', { timeout: 60_000 }, async () => {
