@@ -17,7 +17,8 @@ export interface RawProcess {
 /**
  * Starts `node src/main.ts <command>` with stdout and stderr piped, and resolves once a stdout
  * line matches `ready` (rejects if the process ends first or `timeoutMs` passes). Unlike
- * `startService`, it assumes nothing about the log format. The caller kills the process.
+ * `startService`, it assumes nothing about the log format. The caller kills the process once it
+ * is ready; one that never gets ready is killed here.
  */
 export async function startRaw(env: Record<string, string>, command: string, ready: RegExp, timeoutMs = 30_000): Promise<RawProcess> {
   const child = spawn(process.execPath, [MAIN, command], {
@@ -29,7 +30,7 @@ export async function startRaw(env: Record<string, string>, command: string, rea
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines: string[] = [];
-  await new Promise<void>((resolve, reject) => {
+  const becameReady = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no line matching ${ready} within ${timeoutMs} ms\n${lines.join('\n')}\n${stderr}`)), timeoutMs);
     void exited.then(({ code }) => reject(new Error(`exited with ${code} before ${ready}\n${lines.join('\n')}\n${stderr}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -40,6 +41,14 @@ export async function startRaw(env: Record<string, string>, command: string, rea
       }
     });
   });
+  try {
+    await becameReady;
+  } catch (err) {
+    // Not left running: its open pipes would keep the test process alive.
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
   return { child, lines, stderr: () => stderr, exited };
 }
 
