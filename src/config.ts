@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { LogFormat } from './observability/logger.ts';
 
 /**
  * The only module that reads the environment. Every variable is declared once below with its
@@ -9,7 +10,7 @@ export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
 
 export interface Config {
   server: { host: string; port: number; bodyLimitBytes: number; trustProxy: boolean; shutdownTimeoutMs: number };
-  log: { level: string };
+  log: { level: string; format: LogFormat };
   dataDir: string;
   eventLog: {
     backend: 'sqlite' | 'kafka';
@@ -73,6 +74,8 @@ interface VarSpec {
   description: string;
   default?: string;
   parse: (raw: string) => unknown;
+  /** A password, a key or a URL that may carry credentials: a bad value is named, never printed. */
+  secret?: boolean;
 }
 
 class BadValue extends Error {}
@@ -124,12 +127,21 @@ const origins = (raw: string): string[] | '*' => {
 const topicName = str(/^[a-zA-Z0-9._-]{1,249}$/, 'a topic name matching ^[a-zA-Z0-9._-]{1,249}$');
 
 export const VARIABLES = {
-  HOST: { description: 'Address the HTTP server listens on.', default: '0.0.0.0', parse: str() },
+  HOST: {
+    description: 'Address the HTTP server listens on: this machine only by default; 0.0.0.0 for every interface (the Docker image sets it).',
+    default: '127.0.0.1',
+    parse: str(),
+  },
   PORT: { description: 'Port the HTTP server listens on (0 picks a free one).', default: '8000', parse: int(0, 65535) },
   LOG_LEVEL: {
     description: 'pino log level.',
     default: 'info',
     parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  LOG_FORMAT: {
+    description: 'Log lines: json (ECS, for files and log shippers), pretty (one short line per entry, for a person), or auto: pretty when stdout is a terminal, json otherwise.',
+    default: 'auto',
+    parse: oneOf('auto', 'pretty', 'json'),
   },
   DATA_DIR: { description: 'Directory of every embedded backend (event log, warehouse, store).', default: './data', parse: str() },
   EVENT_LOG: { description: 'Event log backend: sqlite (embedded) or kafka.', default: 'sqlite', parse: oneOf('sqlite', 'kafka') },
@@ -167,9 +179,9 @@ export const VARIABLES = {
   },
   EVENT_LOG_RETENTION_HOURS: { description: 'Embedded log: records older than this are deleted.', default: '168', parse: int(1, 87_600) },
   WAREHOUSE: { description: 'Analytics warehouse backend: chdb (embedded) or clickhouse.', default: 'chdb', parse: oneOf('chdb', 'clickhouse') },
-  CLICKHOUSE_URL: { description: 'ClickHouse server HTTP endpoint.', default: 'http://127.0.0.1:8123', parse: url },
+  CLICKHOUSE_URL: { description: 'ClickHouse server HTTP endpoint.', default: 'http://127.0.0.1:8123', parse: url, secret: true },
   CLICKHOUSE_USER: { description: 'ClickHouse user.', default: 'default', parse: str() },
-  CLICKHOUSE_PASSWORD: { description: 'ClickHouse password (empty for none).', parse: (raw: string) => raw },
+  CLICKHOUSE_PASSWORD: { description: 'ClickHouse password (empty for none).', parse: (raw: string) => raw, secret: true },
   CLICKHOUSE_CLUSTER: {
     description: 'ClickHouse cluster name (remote_servers); set it and migrations create replicated tables behind a Distributed table.',
     parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier'),
@@ -182,7 +194,7 @@ export const VARIABLES = {
   },
   CLICKHOUSE_DATABASE: { description: 'Warehouse database name.', default: 'ugc', parse: str(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'an identifier') },
   STORE: { description: 'Likes, bookmarks and reviews backend: sqlite (embedded) or mongodb.', default: 'sqlite', parse: oneOf('sqlite', 'mongodb') },
-  MONGODB_URL: { description: 'MongoDB connection string.', default: 'mongodb://127.0.0.1:27017', parse: str(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URL') },
+  MONGODB_URL: { description: 'MongoDB connection string.', default: 'mongodb://127.0.0.1:27017', parse: str(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URL'), secret: true },
   MONGODB_DATABASE: { description: 'MongoDB database name.', default: 'ugc', parse: str(/^[^/\\. "$]{1,63}$/, 'a database name') },
   EVENTS_TOPIC: { description: 'Stream (topic) that accepted events are written to.', default: 'ugc.events', parse: topicName },
   EVENTS_DLQ_TOPIC: { description: 'Stream (topic) for records the ETL can never load.', default: 'ugc.events.dlq', parse: topicName },
@@ -207,9 +219,10 @@ export const VARIABLES = {
   AUTH_JWT_SECRET: {
     description: 'HS256 shared secret (at least 32 characters). Unset: a development secret is generated in DATA_DIR.',
     parse: str(/^.{32,}$/s, 'at least 32 characters'),
+    secret: true,
   },
   AUTH_JWT_PUBLIC_KEY: { description: 'RS256/ES256 public key, PEM (\\n escapes allowed).', parse: str(/-----BEGIN PUBLIC KEY-----/, 'a PEM public key') },
-  AUTH_JWKS_URL: { description: 'RS256/ES256 JWKS URL (instead of AUTH_JWT_PUBLIC_KEY).', parse: url },
+  AUTH_JWKS_URL: { description: 'RS256/ES256 JWKS URL (instead of AUTH_JWT_PUBLIC_KEY).', parse: url, secret: true },
   AUTH_JWT_ISSUER: { description: 'Required `iss` claim, if set.', parse: str() },
   AUTH_JWT_AUDIENCE: { description: 'Required `aud` claim, if set.', parse: str() },
   BODY_LIMIT_BYTES: { description: 'Largest request body, after gzip decompression.', default: '1048576', parse: int(1024, 100 * 1024 * 1024) },
@@ -227,7 +240,7 @@ export const VARIABLES = {
   },
   CORS_MAX_AGE_SECONDS: { description: 'How long a browser may cache a CORS preflight answer (Access-Control-Max-Age).', default: '600', parse: int(0, 86_400) },
   DEMO_PAGE: { description: 'Serve the demo page at /demo/ (a film grid and a video wired with the tracker).', default: 'false', parse: bool },
-  SENTRY_DSN: { description: 'Sentry DSN; unexpected 5xx and ETL crashes are reported when set.', parse: url },
+  SENTRY_DSN: { description: 'Sentry DSN; unexpected 5xx and ETL crashes are reported when set.', parse: url, secret: true },
   SENTRY_ENVIRONMENT: { description: 'Sentry environment tag.', default: 'production', parse: str() },
   SHUTDOWN_TIMEOUT_MS: { description: 'Longest graceful shutdown before the process exits anyway.', default: '15000', parse: int(100, 600_000) },
 } satisfies Record<string, VarSpec>;
@@ -237,7 +250,7 @@ export type VariableName = keyof typeof VARIABLES;
 export class ConfigError extends Error {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(`Invalid configuration (fix these in the environment or .env; .env.sample lists every variable):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -254,7 +267,8 @@ export function loadConfig(env: Env = process.env): Config {
       values.set(name, spec.parse(text));
     } catch (err) {
       if (!(err instanceof BadValue)) throw err;
-      problems.push(`${name}=${JSON.stringify(raw)}: expected ${err.message}`);
+      // A secret's value stays out of the message: it ends up in terminals, CI logs and log shippers.
+      problems.push(`${name}=${spec.secret ? '(value hidden)' : JSON.stringify(raw)}: expected ${err.message}`);
     }
   }
   const get = <T>(name: VariableName): T => values.get(name) as T;
@@ -286,7 +300,7 @@ export function loadConfig(env: Env = process.env): Config {
       trustProxy: get('TRUST_PROXY'),
       shutdownTimeoutMs: get('SHUTDOWN_TIMEOUT_MS'),
     },
-    log: { level: get('LOG_LEVEL') },
+    log: { level: get('LOG_LEVEL'), format: get('LOG_FORMAT') },
     dataDir,
     eventLog: {
       backend: get('EVENT_LOG'),

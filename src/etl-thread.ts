@@ -16,7 +16,14 @@ export interface EtlWorkerData {
   config: Config;
   /** Set when the warehouse is chDB: the port the main thread serves its session on. */
   warehousePort?: MessagePort;
+  /** How the main thread logs: the worker's own stdout is never a terminal, so it cannot tell. */
+  logOutput: ConsoleLog;
+}
+
+/** One-line text instead of ECS JSON, and with colors (see `createLogger`). */
+export interface ConsoleLog {
   pretty: boolean;
+  colorize: boolean;
 }
 
 export type ToWorker = { type: 'stop'; timeoutMs: number } | { type: 'metrics'; id: number } | { type: 'health'; id: number };
@@ -67,12 +74,15 @@ export class EtlThread {
     });
   }
 
-  /** Starts the worker; resolves once its consumer is running, rejects if it cannot start. */
-  static async start({ config, warehouse }: { config: Config; warehouse: Warehouse }): Promise<EtlThread> {
+  /**
+   * Starts the worker; resolves once its consumer is running, rejects if it cannot start.
+   * `logOutput`: how the main thread logs, for the worker to log the same way.
+   */
+  static async start({ config, warehouse, logOutput }: { config: Config; warehouse: Warehouse; logOutput: ConsoleLog }): Promise<EtlThread> {
     const lendable = isLendable(warehouse) ? warehouse : undefined;
     const channel = lendable ? new MessageChannel() : undefined;
     if (lendable && channel) lendable.share(channel.port1);
-    const workerData: EtlWorkerData = { config, pretty: process.stdout.isTTY, ...(channel ? { warehousePort: channel.port2 } : {}) };
+    const workerData: EtlWorkerData = { config, logOutput, ...(channel ? { warehousePort: channel.port2 } : {}) };
     const worker = new Worker(new URL('./etl-worker.ts', import.meta.url), {
       workerData,
       transferList: channel ? [channel.port2] : [],

@@ -11,12 +11,12 @@ import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
  * `etl` command, built from the configuration the main thread passes. The main thread has
  * already created the streams and applied the migrations.
  */
-const { config, warehousePort, pretty } = workerData as EtlWorkerData;
+const { config, warehousePort, logOutput } = workerData as EtlWorkerData;
 if (!parentPort) throw new Error('etl-worker.ts runs as a worker thread of `serve`');
 const port = parentPort;
 const post = (message: FromWorker): void => port.postMessage(message);
 
-const logger = createLogger({ level: config.log.level, name: 'serve', pretty }).child({ component: 'etl' });
+const logger = createLogger({ level: config.log.level, name: 'serve', ...logOutput }).child({ component: 'etl' });
 // Process-wide metrics (CPU, memory, event loop) are the main thread's to report.
 const metrics = new Metrics({ defaultMetrics: false });
 const log = createEventLog(config, logger.child({ component: 'event-log' }));

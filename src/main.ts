@@ -1,132 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs, parseEnv } from 'node:util';
-import { mintToken } from './api/auth.ts';
-import { JwtVerifier } from './api/auth.ts';
-import { buildServer } from './api/server.ts';
-import { createEtl, createEventLog, createStore, createWarehouse, withJwtSecret } from './composition.ts';
+import { parseEnv } from 'node:util';
+import { CliError, EXIT_RUNTIME, UsageError, unexpectedFailureLine } from './cli/errors.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { createLogger, type Logger } from './observability/logger.ts';
-import { createErrorReporter } from './observability/error-reporter.ts';
-import { Metrics } from './observability/metrics.ts';
-import { buildOpsServer } from './api/ops-server.ts';
-import { EtlThread } from './etl-thread.ts';
-import type { EtlHealth } from './pipeline/etl-health.ts';
-import { type Lifecycle, closeAll } from './ports/lifecycle.ts';
+import type { ConsoleLog } from './etl-thread.ts';
+import type { Logger } from './observability/logger.ts';
 
-const USAGE = `Usage: node src/main.ts <command>
+const USAGE = `Usage: node src/main.ts <command>   (npm start | npm run api | etl | migrate | token)
   serve     API and ETL in one process, the ETL in a worker thread (default; the embedded all-in-one)
   api       the HTTP API only
   etl       the event log -> warehouse loader only
   migrate   apply warehouse schema migrations and exit
-  token     print a development JWT: token --user user_123 [--admin] [--ttl 3600]`;
+  token     print a development JWT: token --user user_123 [--admin] [--ttl 3600] (token --help)
+Configuration comes from environment variables and .env (see .env.sample).
+Exit codes: 0 done; 1 runtime failure (a port or the data directory in use, a backend unreachable);
+2 usage or configuration error.`;
 
-/** Runs `stop` once on SIGTERM/SIGINT; a second signal or the deadline exits at once. */
-function onShutdown(logger: Logger, timeoutMs: number, stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    setTimeout(() => {
-      logger.error({ timeoutMs }, 'shutdown timed out');
-      process.exit(1);
-    }, timeoutMs + 1000).unref();
-    stop().then(
-      () => process.exit(process.exitCode ?? 0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', handler);
-  process.once('SIGINT', handler);
-}
-
-async function run(command: string, config: Config, logger: Logger): Promise<void> {
-  const metrics = new Metrics();
-  const reporter = createErrorReporter({ ...config.sentry, release: `ugc-service@${process.env.npm_package_version ?? 'dev'}` });
-  const withApi = command === 'serve' || command === 'api';
-
-  const log = createEventLog(config, logger);
-  const warehouse = await createWarehouse(config);
-  const store = withApi ? createStore(config) : undefined;
-  const backends: Lifecycle[] = [log, warehouse, ...(store ? [store] : [])];
-  try {
-    await Promise.all(backends.map((b) => b.start()));
-    await log.ensureStream(config.events.topic, { partitions: config.events.partitions });
-    await log.ensureStream(config.events.dlqTopic, { partitions: 1 });
-    if (config.warehouse.migrateOnStart) {
-      const applied = await warehouse.migrate();
-      if (applied.length > 0) logger.info({ applied }, 'warehouse migrations applied');
-    }
-  } catch (err) {
-    await closeAll(logger, backends);
-    throw err;
-  }
-
-  // `etl` runs the loader on its own; `serve` runs it in a worker thread beside the API.
-  const etl = command === 'etl' ? createEtl(config, { log, warehouse, logger: logger.child({ component: 'etl' }), metrics }) : undefined;
-
-  let thread: EtlThread | undefined;
-  // `serve`'s /readyz includes the ETL thread's health; `api` runs no ETL.
-  const etlHealth =
-    command === 'serve'
-      ? (): Promise<EtlHealth> => thread?.health() ?? Promise.resolve({ ready: false, reason: 'the ETL thread is starting', oldestUnloadedAgeMs: null, lastLoadAt: null })
-      : undefined;
-  const verifier = new JwtVerifier(config.auth);
-  const app =
-    withApi && store
-      ? await buildServer({ config, logger, metrics, verifier, log, warehouse, store, reporter, ...(etlHealth ? { etlHealth } : {}) })
-      : undefined;
-  if (app) {
-    await verifier.ready();
-    const url = await app.listen({ host: config.server.host, port: config.server.port });
-    logger.info({ listen_url: url, event_log: log.kind, warehouse: warehouse.kind, store: store?.kind }, 'UGC Service listening');
-  }
-  const ops =
-    withApi || !etl
-      ? undefined
-      : await buildOpsServer({ dependencies: { event_log: log, warehouse }, metrics, logger, etl: () => Promise.resolve(etl.health()) });
-  if (ops) {
-    const url = await ops.listen({ host: config.server.host, port: config.etl.httpPort });
-    logger.info({ listen_url: url }, 'ETL operations endpoint listening');
-  }
-  etl?.start();
-  if (etl) logger.info({ topic: config.events.topic, group: config.etl.group }, 'ETL started');
-  if (command === 'serve') {
-    try {
-      thread = await EtlThread.start({ config, warehouse });
-    } catch (err) {
-      await app?.close();
-      await closeAll(logger, backends);
-      throw err;
-    }
-  }
-  if (thread) metrics.includeRemote(thread.metrics.bind(thread));
-
-  onShutdown(logger, config.server.shutdownTimeoutMs, async () => {
-    // Order matters: stop intake, let in-flight requests finish, flush the batch in hand, close.
-    await app?.close();
-    await etl?.stop(config.server.shutdownTimeoutMs);
-    await thread?.stop(config.server.shutdownTimeoutMs);
-    await ops?.close();
-    await closeAll(logger, backends);
-    await reporter.flush(2000);
-    logger.info('stopped');
-  });
-  // The ETL dying is fatal for its process: a supervisor restarts it and it resumes from the log.
-  const etlDied = (err: unknown): void => {
-    reporter.capture(err, { component: 'etl' });
-    process.exitCode = 1;
-    process.kill(process.pid, 'SIGTERM');
-  };
-  etl?.done.catch(etlDied);
-  thread?.done.catch(etlDied);
-}
+const COMMANDS = new Set(['serve', 'api', 'etl', 'migrate', 'token']);
 
 /** `.env` in the working directory, if there is one; real environment variables win. */
 function dotEnv(): Record<string, string> {
@@ -138,68 +27,56 @@ function dotEnv(): Record<string, string> {
   }
 }
 
-async function main(argv: string[]): Promise<void> {
-  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
-  if (command === 'help' || argv.includes('--help')) {
-    console.log(USAGE);
-    return;
-  }
-  let config: Config;
+function config(): Config {
   try {
-    config = loadConfig({ ...dotEnv(), ...process.env });
+    return loadConfig({ ...dotEnv(), ...process.env });
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(err.message);
-    process.exitCode = 2;
-    return;
-  }
-
-  if (command === 'token') {
-    const { values } = parseArgs({
-      args: argv.slice(1),
-      options: { user: { type: 'string' }, admin: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' } },
-    });
-    const ttl = Number(values.ttl);
-    if (!values.user || values.user.length > 64 || !Number.isInteger(ttl) || ttl <= 0) {
-      console.error('Usage: npm run token -- --user <id, 1..64 chars> [--admin] [--ttl seconds]');
-      process.exitCode = 2;
-      return;
-    }
-    const { auth } = withJwtSecret(config);
-    if (auth.algorithm !== 'HS256' || auth.secret === undefined) {
-      console.error('token mints HS256 development tokens only; AUTH_JWT_ALGORITHM is ' + auth.algorithm);
-      process.exitCode = 2;
-      return;
-    }
-    console.log(await mintToken({ secret: auth.secret, userId: values.user, admin: values.admin, ttlSeconds: ttl, issuer: auth.issuer, audience: auth.audience }));
-    return;
-  }
-
-  const logger = createLogger({ level: config.log.level, name: command });
-  config = withJwtSecret(config, logger);
-  switch (command) {
-    case 'serve':
-    case 'api':
-    case 'etl':
-      await run(command, config, logger);
-      return;
-    case 'migrate': {
-      const warehouse = await createWarehouse(config);
-      await warehouse.start();
-      try {
-        logger.info({ applied: await warehouse.migrate() }, 'migrations done');
-      } finally {
-        await warehouse.close();
-      }
-      return;
-    }
-    default:
-      console.error(`Unknown command "${command}".\n${USAGE}`);
-      process.exitCode = 2;
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+/** The logger of the running command, once there is one: a failure is logged there too (JSON only). */
+let jsonLogger: Logger | undefined;
+
+async function main(command: string, args: string[]): Promise<void> {
+  if (command === 'help' || ((args.includes('--help') || args.includes('-h')) && command !== 'token')) {
+    console.log(USAGE);
+    return;
+  }
+  if (!COMMANDS.has(command)) throw new UsageError(`Unknown command "${command}".\n${USAGE}`);
+  // Modules are imported when needed: `--help` and `token` answer at once instead of loading
+  // the logger and every backend's client first.
+  if (command === 'token') return (await import('./cli/token.ts')).tokenCommand(args, config);
+  if (args.length > 0) throw new UsageError(`"${command}" takes no arguments (got ${args.join(' ')}); it is configured by environment variables.\n${USAGE}`);
+
+  let cfg = config();
+  const { createLogger, isPretty } = await import('./observability/logger.ts');
+  const output: ConsoleLog = {
+    pretty: isPretty(cfg.log.format, process.stdout.isTTY),
+    colorize: process.stdout.isTTY && process.stdout.hasColors() && !process.env.NO_COLOR,
+  };
+  const logger = createLogger({ level: cfg.log.level, name: command, ...output });
+  if (!output.pretty) jsonLogger = logger;
+  cfg = (await import('./dev-jwt-secret.ts')).withJwtSecret(cfg, logger);
+  // The embedded chDB warehouse opens in one process; the lock says which one has it (see data-dir-lock.ts).
+  if (cfg.warehouse.backend === 'chdb') (await import('./cli/data-dir-lock.ts')).lockDataDir(cfg.dataDir, command);
+  const { runMigrate, runServer } = await import('./cli/run.ts');
+  if (command === 'migrate') return runMigrate(cfg, logger);
+  return runServer(command as 'serve' | 'api' | 'etl', cfg, logger, output);
+}
+
+const argv = process.argv.slice(2);
+// No command, or options only: `serve`, as `npm start` runs it.
+const command = argv[0] === undefined || argv[0].startsWith('-') ? 'serve' : argv[0];
+const args = argv[0] === undefined || argv[0].startsWith('-') ? argv : argv.slice(1);
+
+main(command, args).catch((err: unknown) => {
+  // One line on stderr, never a stack: the JSON log (for files and log shippers) keeps the whole error.
+  const line = err instanceof CliError ? err.message : unexpectedFailureLine(command, err);
+  console.error(line);
+  process.exitCode = err instanceof CliError ? err.exitCode : EXIT_RUNTIME;
+  if (!jsonLogger) process.exit();
+  jsonLogger.fatal(err instanceof CliError ? {} : { err }, line.split('\n')[0] ?? line);
+  jsonLogger.flush(() => process.exit());
 });

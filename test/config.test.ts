@@ -7,7 +7,8 @@ describe('configuration', () => {
   it('has working defaults for the embedded mode', () => {
     const config = loadConfig({});
     assert.equal(config.server.port, 8000);
-    assert.equal(config.server.host, '0.0.0.0');
+    assert.equal(config.server.host, '127.0.0.1', 'this machine only, unless HOST says otherwise');
+    assert.equal(config.log.format, 'auto');
     assert.equal(config.eventLog.backend, 'sqlite');
     assert.equal(config.warehouse.backend, 'chdb');
     assert.equal(config.store.backend, 'sqlite');
@@ -34,6 +35,28 @@ describe('configuration', () => {
       assert.deepEqual(named.sort(), ['AUTH_JWT_SECRET', 'EVENTS_TOPIC', 'EVENT_LOG', 'LOG_LEVEL', 'PORT']);
       assert.match(err.message, /PORT="eighty": expected an integer in 0\.\.65535/);
     }
+  });
+
+  it('names a bad secret without printing its value', () => {
+    const secrets = {
+      AUTH_JWT_SECRET: 'hunter2-too-short',
+      MONGODB_URL: 'mongdb://admin:s3cr3t-pw@db.internal/ugc',
+      CLICKHOUSE_URL: 'ht tp://default:s3cr3t-ch@ch.internal:8123',
+      SENTRY_DSN: 'not a dsn s3cr3t-key',
+      AUTH_JWKS_URL: 'jwks s3cr3t',
+    };
+    const err = (() => {
+      try {
+        loadConfig(secrets);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.problems.length, Object.keys(secrets).length);
+    for (const name of Object.keys(secrets)) assert.match(err.message, new RegExp(`${name}=\\(value hidden\\): expected `));
+    assert.doesNotMatch(err.message, /hunter2|s3cr3t/);
   });
 
   it('checks rules across variables', () => {

@@ -15,6 +15,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { EtlHealth } from '../pipeline/etl-health.ts';
 import { EventsService } from '../services/events.service.ts';
 import { UgcService } from '../services/ugc.service.ts';
+import accessLog from './access-log.ts';
 import analyticsRoutes from './analytics.routes.ts';
 import dashboardRoutes from './dashboard.routes.ts';
 import insightsRoutes from './insights.routes.ts';
@@ -51,7 +52,6 @@ export interface ApiDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const EVENTS_ROUTE = '/api/v1/events';
 
 export type App = Awaited<ReturnType<typeof buildServer>>;
 
@@ -89,26 +89,7 @@ export async function buildServer(deps: ApiDeps) {
     void reply.header('x-request-id', request.id);
     done();
   });
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    if (route === EVENTS_ROUTE && reply.statusCode >= 400) metrics.eventRequestsRejected.inc({ status: String(reply.statusCode) });
-    request.log.info(
-      {
-        'event.kind': 'event',
-        'event.category': 'web',
-        'event.duration': Math.round(reply.elapsedTime * 1e6),
-        'http.request.method': request.method,
-        'http.response.status_code': reply.statusCode,
-        'url.path': request.url.split('?')[0],
-        'ugc.route': route,
-        'client.ip': request.ip,
-        'user_agent.original': request.headers['user-agent'],
-      },
-      'request completed',
-    );
-    done();
-  });
+  await app.register(accessLog, { metrics });
 
   await app.register(problemDetails, { reporter: deps.reporter });
   // Before route-errors: its 404/405 answers (in onRequest) carry the CORS headers too.

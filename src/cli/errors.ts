@@ -1,0 +1,82 @@
+/**
+ * What the command line prints when a command cannot do its work: one line on stderr that says
+ * what went wrong and what to do next, never a stack trace, and an exit code a script can test.
+ *
+ * Exit codes (also in `--help` and the README):
+ * - 0: done (or, for a server, stopped by a signal);
+ * - 1: a runtime failure: a port or the data directory in use, a backend unreachable, the ETL died;
+ * - 2: a usage or configuration error: bad arguments, an unknown command, a bad variable.
+ */
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+/** An expected failure whose message is already the one line to print. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = EXIT_RUNTIME, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad arguments or configuration: exit code 2. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * A listen failure as one line naming the address and the variable that moves it, or undefined
+ * if `err` is not one (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL` are the errno codes of bind(2)).
+ */
+export function listenError(err: unknown, where: { host: string; port: number; variable: string; who: string }): CliError | undefined {
+  const code = err instanceof Error && 'code' in err ? err.code : undefined;
+  const { host, port, variable, who } = where;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new CliError(`Port ${port} on ${host} is already in use (is another ${who} running?). Stop it or set ${variable} to a free port.`, EXIT_RUNTIME, {
+        cause: err,
+      });
+    case 'EACCES':
+      return new CliError(`Not allowed to listen on port ${port} on ${host} (ports below 1024 need privileges). Set ${variable} to a port above 1023.`, EXIT_RUNTIME, {
+        cause: err,
+      });
+    case 'EADDRNOTAVAIL':
+      return new CliError(`HOST=${host} is not an address of this machine. Set HOST to one of its addresses, 127.0.0.1 or 0.0.0.0.`, EXIT_RUNTIME, { cause: err });
+    default:
+      return undefined;
+  }
+}
+
+/** Network errno codes of a backend that cannot be reached at its configured address. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
+/**
+ * The one line for a failure nobody foresaw: what failed and the error's own message and its
+ * cause's (never a stack), and, when a backend could not be reached, where to look.
+ */
+export function unexpectedFailureLine(command: string, err: unknown): string {
+  const first = (text: string): string => text.split('\n')[0]?.trim() ?? '';
+  const message = err instanceof Error ? first(err.message) || err.name : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error && err.cause.message !== err.message ? ` (${first(err.cause.message)})` : '';
+  const hint = causes(err).some((e) => 'code' in e && UNREACHABLE.has(String(e.code)))
+    ? ' Is the backend running at the configured address (KAFKA_BROKERS, CLICKHOUSE_URL, MONGODB_URL)?'
+    : '';
+  return `${command} failed: ${`${message}${cause}`.replace(/\.$/, '')}.${hint}`;
+}
+
+/** `err` and its chain of causes (and an AggregateError's errors), at most 10. */
+function causes(err: unknown): Error[] {
+  const chain: Error[] = [];
+  const queue: unknown[] = [err];
+  while (queue.length > 0 && chain.length < 10) {
+    const next = queue.shift();
+    if (!(next instanceof Error)) continue;
+    chain.push(next);
+    queue.push(next.cause, ...(next instanceof AggregateError ? (next.errors as unknown[]) : []));
+  }
+  return chain;
+}

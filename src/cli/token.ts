@@ -1,0 +1,70 @@
+import { parseArgs } from 'node:util';
+import { mintToken } from '../api/auth.ts';
+import { withJwtSecret } from '../dev-jwt-secret.ts';
+import type { Config } from '../config.ts';
+import { UsageError } from './errors.ts';
+
+export const TOKEN_USAGE = `Usage: npm run token -- --user <id> [--admin] [--ttl <seconds>]
+  --user   the user id the token is for (sub claim), 1..64 characters
+  --admin  adds the admin role (the analytics routes need it)
+  --ttl    lifetime in seconds, a positive integer (default 3600)
+Prints a development JWT (HS256, signed with AUTH_JWT_SECRET or the secret generated in DATA_DIR).`;
+
+export interface TokenArgs {
+  user: string;
+  admin: boolean;
+  ttlSeconds: number;
+}
+
+const badTtl = (ttl: string): UsageError => new UsageError(`--ttl must be a positive whole number of seconds, not "${ttl}".\n${TOKEN_USAGE}`);
+
+/**
+ * Parses `token`'s arguments; `help` when `--help`/`-h` is among them. Anything else that is not
+ * exactly the usage (a missing value, an unknown flag, a positional argument, a ttl that is not a
+ * positive integer) is a UsageError whose message ends with the usage.
+ */
+export function parseTokenArgs(args: string[]): TokenArgs | 'help' {
+  // parseArgs takes `--ttl -5` for a flag without its value ("ambiguous"); say what is wrong instead.
+  const ttlAt = args.indexOf('--ttl');
+  if (ttlAt >= 0 && /^-\d/.test(args[ttlAt + 1] ?? '')) throw badTtl(args[ttlAt + 1] ?? '');
+  let values: { user?: string | undefined; admin?: boolean | undefined; ttl?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: { user: { type: 'string' }, admin: { type: 'boolean' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    // parseArgs' messages name the offending argument (`Unknown option '--usr'`).
+    throw new UsageError(`${(err as Error).message.split('\n')[0]}\n${TOKEN_USAGE}`);
+  }
+  if (values.help) return 'help';
+  if (values.user === undefined || values.user.length === 0 || values.user.length > 64) {
+    throw new UsageError(`--user must be 1..64 characters.\n${TOKEN_USAGE}`);
+  }
+  const ttl = values.ttl ?? '3600';
+  // Digits only: Number() would take "1e3", " 5" or "0x10".
+  if (!/^\d{1,9}$/.test(ttl) || Number(ttl) <= 0) throw badTtl(ttl);
+  return { user: values.user, admin: values.admin ?? false, ttlSeconds: Number(ttl) };
+}
+
+/**
+ * `token`: prints the usage or a token on stdout; throws UsageError on bad arguments or a
+ * non-HS256 setup. The arguments are checked before the configuration is read, so `--help`
+ * works whatever the environment holds.
+ */
+export async function tokenCommand(args: string[], loadConfig: () => Config): Promise<void> {
+  const parsed = parseTokenArgs(args);
+  if (parsed === 'help') {
+    console.log(TOKEN_USAGE);
+    return;
+  }
+  const { auth } = withJwtSecret(loadConfig());
+  if (auth.algorithm !== 'HS256' || auth.secret === undefined) {
+    throw new UsageError(`token mints HS256 development tokens only, and AUTH_JWT_ALGORITHM is ${auth.algorithm}: get tokens from the identity provider that holds the private key.`);
+  }
+  console.log(
+    await mintToken({ secret: auth.secret, userId: parsed.user, admin: parsed.admin, ttlSeconds: parsed.ttlSeconds, issuer: auth.issuer, audience: auth.audience }),
+  );
+}
