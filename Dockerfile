@@ -47,9 +47,11 @@ RUN node packages/tracker/build.ts
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # HOST: every interface, so that published ports and the other containers reach the service (its
-# own default is loopback, for a developer machine).
+# own default is loopback, for a developer machine). LOG_FORMAT: ECS JSON for Filebeat even when
+# the container has a terminal (`docker run -t`), where `auto` would print the console lines.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
+    LOG_FORMAT=json \
     PORT=8000 \
     ETL_HTTP_PORT=9464 \
     DATA_DIR=/app/data

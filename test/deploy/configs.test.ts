@@ -96,6 +96,11 @@ describe('Dockerfile and .dockerignore', () => {
     assert.ok(env.includes('HOST=0.0.0.0'), `runtime ENV: ${env.join(' ')}`);
   });
 
+  it('logs ECS JSON in the container even with a terminal attached (LOG_FORMAT=json, not auto)', () => {
+    const env = runtime.filter((s) => s.op === 'ENV').flatMap((s) => s.args.split(/\s+/));
+    assert.ok(env.includes('LOG_FORMAT=json'), `runtime ENV: ${env.join(' ')}`);
+  });
+
   it('has a HEALTHCHECK that passes on a 200 from /healthz on PORT and fails otherwise', async () => {
     const hc = steps.find((s) => s.op === 'HEALTHCHECK')?.args ?? '';
     const m = /CMD (\[.*\])$/.exec(hc);
