@@ -8,6 +8,9 @@ import { type EtlHealth, EtlHealthTracker } from './etl-health.ts';
 import { type LoadItem, type Rejected, faultOf, loadIsolatingBadRows } from './load.ts';
 import { toEventRow } from './transform.ts';
 
+/** Longest wait for a rebalance to end before an insert attempt: Kafka's rebalance timeout (20 s, kafka-member.ts) and a margin. */
+const SETTLE_WAIT_MS = 25_000;
+
 export interface EtlOptions {
   topic: string;
   dlqTopic: string;
@@ -181,10 +184,19 @@ export class Etl {
    */
   async #load(consumer: EventLogConsumer, good: LoadItem[], dead: Rejected[]): Promise<Rejected[]> {
     const held = (item: { record: LogRecord }): boolean => consumer.holds?.(item.record.partition) ?? true;
+    // A rebalance under way may be giving this batch's partitions to another member, which will
+    // read them from the last commit at once: an insert started now would race its insert of
+    // the same records (both dedup lookups empty, the rollups counting twice). So every attempt,
+    // the first too, waits for the group to settle and then drops what this member lost.
+    const allHeld = async (): Promise<boolean> => {
+      await consumer.settled?.(SETTLE_WAIT_MS);
+      return items.every(held) && dead.every(held);
+    };
     let items = good;
     for (;;) {
       const revoked = new Error('partitions revoked');
       try {
+        if (!(await allHeld())) throw revoked;
         return await loadIsolatingBadRows(
           items,
           {
@@ -192,18 +204,18 @@ export class Etl {
             answers: () => this.#deps.warehouse.ping().then(() => true, () => false),
             backoff: async (attempt, err) => {
               await this.#backoff('warehouse insert', attempt, err, this.#abort.signal);
-              if (!items.every(held)) throw revoked;
+              if (!(await allHeld())) throw revoked;
             },
           },
           { suspectAfter: this.#options.suspectAfterAttempts },
         );
       } catch (err) {
         if (err !== revoked) throw err;
-        const before = items.length;
+        const before = items.length + dead.length;
         items = items.filter(held);
         const kept = dead.filter(held);
         dead.splice(0, dead.length, ...kept);
-        this.#deps.logger.warn({ left: before - items.length }, 'partitions given to another member while loading: their records are left to it');
+        this.#deps.logger.warn({ left: before - items.length - dead.length }, 'partitions given to another member while loading: their records are left to it');
       }
     }
   }

@@ -94,5 +94,13 @@ export interface EventLogConsumer {
    * loading it here too would load it twice, at the same time. Adapters without groups omit it.
    */
   holds?(partition: number): boolean;
+  /**
+   * Optional: resolves once no rebalance of this member's group is under way, or after
+   * `maxWaitMs` (ms). During a rebalance `holds` still answers for the assignment being replaced,
+   * while the group may already be giving those partitions to another member; the ETL waits for
+   * this before every insert attempt so that it never starts one on records it is losing.
+   * Never rejects. Adapters without groups omit it.
+   */
+  settled?(maxWaitMs: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -168,6 +168,23 @@ export function tappedLog(real: EventLog, options: TappedLogOptions = {}): Tappe
  */
 export class AssignedLog extends DelegatingEventLog {
   readonly held = new Set<number>([0, 1, 2, 3, 4, 5, 6, 7]);
+  /** Calls to `settled` so far. */
+  settleCalls = 0;
+  #rebalance: { done: Promise<void>; end: () => void } | undefined;
+
+  /** Starts a rebalance: `settled` waits until `endRebalance()`. */
+  startRebalance(): void {
+    let end = (): void => undefined;
+    const done = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    this.#rebalance = { done, end };
+  }
+
+  endRebalance(): void {
+    this.#rebalance?.end();
+    this.#rebalance = undefined;
+  }
 
   override consumer(options: ConsumerOptions): EventLogConsumer {
     const real = this.real.consumer(options);
@@ -177,6 +194,10 @@ export class AssignedLog extends DelegatingEventLog {
       lag: (): Promise<number> => real.lag(),
       close: (): Promise<void> => real.close(),
       holds: (partition: number): boolean => this.held.has(partition),
+      settled: async (): Promise<void> => {
+        this.settleCalls += 1;
+        await this.#rebalance?.done;
+      },
     };
   }
 }

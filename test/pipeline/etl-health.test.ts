@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { buildOpsServer } from '../../src/api/ops-server.ts';
 import { BackendError } from '../../src/domain/errors.ts';
@@ -244,5 +245,30 @@ void describe('Etl and partitions given to another member', () => {
     await waitFor('the records left to the new owner', () => lines.filter((l) => String(l.msg).startsWith('partitions given to another member')).length, (n) => n >= 1);
     await waitFor('the kept partitions loaded', () => h.eventsIn(warehouse), (n) => n === kept);
     await waitFor('the kept partitions committed', () => h.lag(options), (n) => n === all.length - kept);
+  });
+
+  void it('starts no insert while a rebalance is under way, and then leaves the partitions it lost to their new owner', LIMIT, async () => {
+    const { options, warehouse } = await h.setup();
+    const log = new AssignedLog(h.log);
+    const counted = flakyWarehouse(warehouse, { failFirst: 0 });
+    // The group starts rebalancing before the batch is ready: `holds` still answers for the old assignment.
+    log.startRebalance();
+    h.run({ log, warehouse: counted }, options);
+    const produced = await h.produceMany(options.topic, 30);
+    const all = await h.readAll(options.topic, 30);
+    const revoked = all[0]?.partition ?? 0;
+    const kept = all.filter((r) => r.partition !== revoked).length;
+    assert.ok(kept > 0 && kept < produced.length, 'the events span the revoked partition and others');
+    await waitFor('the ETL waiting for the rebalance with its batch', () => log.settleCalls, (n) => n >= 1);
+    await sleep(500);
+    assert.equal(counted.attempts, 0, 'no insert attempt while the group rebalances');
+
+    // The rebalance ends with the partition given to another member.
+    log.held.delete(revoked);
+    log.endRebalance();
+    await waitFor('the kept partitions loaded', () => h.eventsIn(warehouse), (n) => n === kept);
+    await waitFor('the kept partitions committed', () => h.lag(options), (n) => n === all.length - kept);
+    await sleep(300);
+    assert.equal(await h.eventsIn(warehouse), kept, 'the lost partition is not loaded here');
   });
 });

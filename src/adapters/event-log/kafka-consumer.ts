@@ -226,6 +226,11 @@ export class KafkaConsumer implements EventLogConsumer {
     return { ready: true };
   }
 
+  /** Resolves when the live member's group is not rebalancing (at once without a member), or after `maxWaitMs`. */
+  async settled(maxWaitMs: number): Promise<void> {
+    await this.#member?.settled(maxWaitMs);
+  }
+
   /** Whether the live member holds `partition` now (false while re-joining or after a revocation). */
   holds(partition: number): boolean {
     return !this.#closed && (this.#member?.owned?.has(partition) ?? false);
