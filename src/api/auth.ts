@@ -218,7 +218,7 @@ export const BEARER_SCHEME = {
   description:
     'A JWT whose `sub` is the user id; the `admin` role (a `roles` array claim) opens the admin routes. ' +
     'In development, mint one with the service\'s secret: `npm run token -- --user user_123` (add `--admin` for the admin routes), ' +
-    'and paste it here without the `Bearer ` prefix.',
+    'and send it as `Authorization: Bearer <token>`; in the docs page\'s Authorize dialog, paste the token alone, without `Bearer `.',
 } as const;
 
 /** The part of a route's schema the docs helpers below write (the OpenAPI operation's). */

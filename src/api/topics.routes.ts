@@ -6,7 +6,12 @@ import { adminOnly, principalOf } from './auth.ts';
 import { NoContent, answer, problems } from './common.schema.ts';
 
 // Kafka's rules (org.apache.kafka.common.internals.Topic#validate): 1..249 of [a-zA-Z0-9._-], and not "." or "..".
-const TopicName = Type.String({ pattern: '^(?!\\.{1,2}$)[a-zA-Z0-9._-]{1,249}$', description: 'Kafka topic name rules: 1..249 of [a-zA-Z0-9._-], not "." or ".."' });
+// The example is the name the docs page pre-fills everywhere: create, write to, delete, in that order.
+const TopicName = Type.String({
+  pattern: '^(?!\\.{1,2}$)[a-zA-Z0-9._-]{1,249}$',
+  description: 'Kafka topic name rules: 1..249 of [a-zA-Z0-9._-], not "." or ".."',
+  examples: ['experiments'],
+});
 const Topic = Type.Object({ name: Type.String(), partitions: Type.Integer(), replication_factor: Type.Integer() });
 const NameParams = Type.Object({ name: TopicName }, { additionalProperties: false });
 
@@ -37,7 +42,7 @@ const CreateTopicBody = Type.Object(
     replication_factor: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
     config: Type.Optional(TopicConfig),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ name: 'experiments', partitions: 3, config: { 'retention.ms': '86400000' } }] },
 );
 
 const MessageBody = Type.Object(
@@ -45,7 +50,7 @@ const MessageBody = Type.Object(
     value: Type.Union([Type.String(), Type.Object({}, { additionalProperties: true })], { description: 'A string, or an object sent as JSON' }),
     key: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "Defaults to the caller's user id" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ key: 'user_123', value: { experiment: 'new-player', variant: 'b' } }] },
 );
 
 export interface TopicsOptions {

@@ -7,7 +7,7 @@ export const LikeBody = Type.Object(
     score: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
     like: Type.Optional(Type.Boolean({ description: 'true = 10, false = 0' })),
   },
-  { additionalProperties: false, minProperties: 1, maxProperties: 1, description: '`{"score": 0..10}` or `{"like": true|false}`' },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1, description: '`{"score": 0..10}` or `{"like": true|false}`', examples: [{ score: 8 }] },
 );
 
 export const Like = Type.Object({ film_id: Uuid, user_id: Type.String(), score: Type.Integer(), created_at: Timestamp, updated_at: Timestamp });
@@ -24,10 +24,15 @@ export const BookmarkBody = Type.Object(
   {
     film_id: Type.Optional(Uuid),
     // A host is required: ajv's `uri` format takes `http://` alone.
-    url: Type.Optional(Type.String({ format: 'uri', pattern: '^[hH][tT][tT][pP][sS]?://[^/?#\\s@:]', maxLength: 2048 })),
+    url: Type.Optional(Type.String({ format: 'uri', pattern: '^[hH][tT][tT][pP][sS]?://[^/?#\\s@:]', maxLength: 2048, examples: ['https://example.com/films/arrival'] })),
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
   },
-  { additionalProperties: false, anyOf: [{ required: ['film_id'] }, { required: ['url'] }], description: 'At least one of film_id and url.' },
+  {
+    additionalProperties: false,
+    anyOf: [{ required: ['film_id'] }, { required: ['url'] }],
+    description: 'At least one of film_id and url.',
+    examples: [{ film_id: '3fa85f64-5717-4562-b3fc-2c963f66afa6', title: 'Watch on Friday' }],
+  },
 );
 
 export const Bookmark = Type.Object({
@@ -41,11 +46,14 @@ export const Bookmark = Type.Object({
 const ReviewText = Type.String({ minLength: 1, maxLength: 5000, description: 'Plain text, stored and returned exactly as sent.' });
 const ReviewScore = Type.Integer({ minimum: 0, maximum: 10 });
 
-export const NewReviewBody = Type.Object({ text: ReviewText, score: Type.Optional(ReviewScore) }, { additionalProperties: false });
+export const NewReviewBody = Type.Object(
+  { text: ReviewText, score: Type.Optional(ReviewScore) },
+  { additionalProperties: false, examples: [{ text: 'Slow first act, then it never lets go.', score: 8 }] },
+);
 
 export const ReviewPatchBody = Type.Object(
   { text: Type.Optional(ReviewText), score: Type.Optional(Type.Union([ReviewScore, Type.Null()], { description: 'null clears it' })) },
-  { additionalProperties: false, minProperties: 1 },
+  { additionalProperties: false, minProperties: 1, examples: [{ score: 9 }] },
 );
 
 export const Review = Type.Object({
@@ -69,4 +77,7 @@ export const ReviewsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const VoteBody = Type.Object({ value: Type.Union([Type.Literal(1), Type.Literal(-1)]) }, { additionalProperties: false });
+export const VoteBody = Type.Object(
+  { value: Type.Union([Type.Literal(1), Type.Literal(-1)], { description: '1 = helpful, -1 = not helpful' }) },
+  { additionalProperties: false, examples: [{ value: 1 }] },
+);

@@ -2,14 +2,22 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { STORABLE_MAX_MS } from '../../src/domain/time.ts';
+import { normalizeEvents, type EventInput } from '../../src/domain/events.ts';
 import { API_DOCS, API_DOCS_GENERATOR } from '../../scripts/api-docs.ts';
 import { type OpenApiDocument, renderApiMarkdown } from '../../scripts/openapi-markdown.ts';
 import { type TestApp, buildTestApp } from '../helpers/app.ts';
 
+interface Media {
+  example?: unknown;
+  examples?: Record<string, { value: unknown }>;
+}
 interface Operation {
   description?: string;
   security?: Record<string, string[]>[];
-  parameters?: { in: string; name: string; schema: { format?: string; examples?: string[] } }[];
+  parameters?: { in: string; name: string; example?: string; schema: { format?: string; examples?: string[] } }[];
+  requestBody?: { content: Record<string, Media> };
   responses: Record<string, { description?: string }>;
 }
 interface SecurityScheme {
@@ -49,6 +57,14 @@ function urlOf(path: string, op: Operation): string {
     return encodeURIComponent(param?.schema.examples?.[0] ?? (param?.schema.format === 'uuid' ? randomUUID() : 'user_123'));
   });
 }
+
+/** The body "Try it out" pre-fills: the JSON media type's `example`, else the first of its `examples`. */
+function prefilledBody(op: Operation): unknown {
+  const media = op.requestBody?.content['application/json'];
+  return media?.example ?? Object.values(media?.examples ?? {})[0]?.value;
+}
+
+const isAdminOnly = (op: Operation) => /\*\*Admin only\*\*/.test(op.description ?? '');
 
 describe('the OpenAPI document behind /docs', () => {
   let t: TestApp;
@@ -116,6 +132,61 @@ describe('the OpenAPI document behind /docs', () => {
       assert.equal(res.statusCode, expected, `GET ${url} with the token: ${res.body}`);
       assert.equal((await t.app.inject({ method: 'GET', url })).statusCode, 401, `GET ${url} without it`);
     }
+  });
+
+  it('pre-fills every request body with an example the service accepts', async () => {
+    const tokens = {
+      user: await t.auth('docs-author'),
+      // Nobody votes on their own review: the vote is another user's.
+      voter: await t.auth('docs-voter'),
+      admin: await t.auth('docs-admin', { admin: true }),
+    };
+    // A collection before its members (POST /topics before /topics/{name}/messages); an `{id}`
+    // is one the service answered on a POST to the collection it names, as a user would copy it.
+    const withBody = ops.filter((o) => o.op.requestBody).sort((a, b) => Number(a.path.includes('{id}')) - Number(b.path.includes('{id}')) || a.path.length - b.path.length);
+    assert.ok(withBody.length >= 8, `${withBody.length} operations with a body`);
+    const created: Record<string, string> = {};
+    for (const { method, path, op } of withBody) {
+      const body = prefilledBody(op);
+      assert.ok(body !== undefined, `${method} ${path} has an example body`);
+      const url = path.replace(/\{(\w+)\}/g, (_, name: string) => {
+        if (name === 'id') {
+          const collection = /\/api\/v1\/(\w+)\/\{id\}/.exec(path)?.[1] ?? '';
+          assert.ok(created[collection], `${method} ${path}: something was created in ${collection} first`);
+          return created[collection];
+        }
+        const example = op.parameters?.find((p) => p.in === 'path' && p.name === name)?.example;
+        assert.ok(example, `${method} ${path}: the parameter ${name} has an example`);
+        return encodeURIComponent(example);
+      });
+      const token = isAdminOnly(op) ? tokens.admin : path.endsWith('/vote') ? tokens.voter : tokens.user;
+      const res = await t.app.inject({ method: method as 'POST', url, headers: token, payload: body as object });
+      assert.ok(res.statusCode >= 200 && res.statusCode < 300, `${method} ${url} with ${JSON.stringify(body)}: ${res.statusCode} ${res.body}`);
+      const id = res.body ? (res.json<{ id?: unknown }>().id) : undefined;
+      if (method === 'POST' && typeof id === 'string') created[path.split('/').at(-1) ?? ''] = id;
+    }
+  });
+
+  it('pre-fills events that are accepted whenever they are sent, and stored as of just before they arrive', () => {
+    const op = ops.find((o) => o.method === 'POST' && o.path === '/api/v1/events')?.op;
+    const body = op && (prefilledBody(op) as { sent_at?: string; events?: EventInput[] });
+    assert.ok(body?.sent_at && body.events && body.events.length >= 2, 'a batch with sent_at');
+    assert.deepEqual(new Set(body.events.map((e) => e.type)), new Set(['click', 'view']));
+    const events = body.events;
+    const sentAt = body.sent_at;
+    fc.assert(
+      fc.property(fc.integer({ min: Date.now(), max: STORABLE_MAX_MS }), (received) => {
+        const result = normalizeEvents(events, { userId: 'u', receivedAt: new Date(received), sentAt, pathOf: (i) => `/events/${i}` });
+        assert.ok(result.ok, JSON.stringify(result));
+        for (const message of result.messages) {
+          for (const time of [message.occurred_at, message.started_at, message.ended_at]) {
+            if (time === null) continue;
+            const ms = Date.parse(time);
+            assert.ok(ms <= received && ms >= received - 10 * 60_000, `${time} is within 10 min before ${new Date(received).toISOString()}`);
+          }
+        }
+      }),
+    );
   });
 
   it('sends GET and HEAD / to the docs page', async () => {
