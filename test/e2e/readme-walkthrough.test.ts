@@ -79,7 +79,8 @@ function steps(): Step[] {
 
 /**
  * The README's walkthrough, run as written against the real service (`serve` on a fresh data
- * directory, its own generated secret, `npm run token` through the CLI): every command's status
+ * directory, its own generated secret, `npm run token` through the CLI, `$UGC` set to its
+ * address as a reader on another port would set it): every command's status
  * code and output are what the README shows under it. Then a second run, which the README says
  * answers 200 to the like and the bookmark and 409 to the review.
  */
@@ -114,13 +115,17 @@ describe("the README's walkthrough", () => {
       const words = await Promise.all(line.words.map((w: Part[]) => expand(w, vars, substitute)));
       const [name = '', ...args] = words;
       const assignment = /^([A-Za-z_]\w*)=([^]*)$/.exec(name);
-      if (assignment && args.length === 0) vars.set(assignment[1] ?? '', assignment[2] ?? '');
+      if (assignment?.[1] === 'UGC' && args.length === 0) {
+        // The one line a reader on another port edits; here it points at the test's service.
+        assert.equal(assignment[2], 'http://localhost:8000', "the walkthrough's default is `npm start`'s address");
+        vars.set('UGC', svc.url);
+      } else if (assignment && args.length === 0) vars.set(assignment[1] ?? '', assignment[2] ?? '');
       else if (name === 'sleep') {
         await new Promise((resolve) => setTimeout(resolve, Number(args[0]) * 1000));
         settling = true;
       } else if (name === 'curl') {
         const curl = curlOf(args);
-        curl.url = curl.url.replace('http://localhost:8000', svc.url);
+        assert.ok(curl.url.startsWith(`${svc.url}/`), `every curl goes to $UGC: ${curl.url}`);
         const expected = shown(output ?? []);
         const deadline = Date.now() + (settling && curl.method === 'GET' ? SETTLE_MS : 0);
         let answer = await perform(curl);

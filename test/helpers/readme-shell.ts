@@ -2,14 +2,15 @@
  * Reads a README's `sh` block the way bash would, for the few constructs a walkthrough uses, so
  * a test can run it with Node alone (no bash, no curl): commands split into words across
  * `\`-newline continuations, single quotes (literal), double quotes (`\"`, `\\`, `\$` escapes;
- * `$VAR` expanded), unquoted `$VAR` and `$(command)`, and `# comments` on lines of their own.
+ * `$VAR` expanded), unquoted `$VAR` and `$(command)`, and `# comments`, on lines of their own or
+ * after a command.
  * Not a shell: no pipes, redirections, globbing or nested substitutions.
  */
 
 /** One piece of a word: literal text, a variable, or a command substitution. */
 export type Part = { text: string } | { variable: string } | { command: string };
 
-/** A line of the block: a comment's text (after `# `), or a command's words. */
+/** A line of the block: a comment's text (after `# `) on a line of its own, or a command's words (a trailing comment dropped). */
 export type Line = { comment: string } | { words: Part[][] };
 
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
@@ -66,10 +67,11 @@ export function parseShell(block: string): Line[] {
   let i = 0;
   while (i < block.length) {
     const c = block[i] ?? '';
-    if (c === '#' && word === undefined && words.length === 0) {
+    if (c === '#' && word === undefined) {
+      // As in bash, a `#` that starts a word starts a comment: a line of its own, or the end of a command's line.
       const eol = block.indexOf('\n', i);
-      lines.push({ comment: block.slice(i + 1, eol < 0 ? undefined : eol).replace(/^ /, '') });
-      i = eol < 0 ? block.length : eol + 1;
+      if (words.length === 0) lines.push({ comment: block.slice(i + 1, eol < 0 ? undefined : eol).replace(/^ /, '') });
+      i = eol < 0 ? block.length : eol;
     } else if (c === '\n') {
       endCommand();
       i++;
