@@ -63,6 +63,7 @@ type Env = Record<string, unknown>;
 interface Service {
   image?: string;
   environment?: Env;
+  env_file?: string | string[];
 }
 
 const sample = new Map(
@@ -88,7 +89,15 @@ const steps = commands(read('README.md'));
 
 describe('deploy/README.md shell steps', () => {
   it('are found: the setup, fill-in, start, health, backup and one-machine commands', () => {
-    for (const start of ['cp .env.sample .env', 'for v in ', 'docker compose up -d', 'docker compose exec clickhouse-s1r1 ', 'docker compose exec -T mongo-1 ', 'docker compose -f docker-compose.single.yml up -d']) {
+    for (const start of [
+      'cp .env.sample .env',
+      'for v in ',
+      'docker compose up -d',
+      'docker compose exec clickhouse-s1r1 ',
+      'TOKEN=$(docker compose exec -T api ',
+      'docker compose exec -T mongo-1 ',
+      'docker compose -f docker-compose.single.yml up -d',
+    ]) {
       assert.ok(steps.some((c) => c.startsWith(start)), `a step starts with "${start}"`);
     }
   });
@@ -123,7 +132,9 @@ describe('deploy/README.md shell steps', () => {
 
   it('hard-code no user name: each --user / -u takes a variable', () => {
     for (const command of steps) {
-      for (const m of expansions(command).code.matchAll(/(?:^|\s)(?:--user|-u|--username)[ =]("?)([^\s"]+)/g)) {
+      // A token's --user is the id the token is for, not a credential of a backend.
+      const code = expansions(command).code.replace(/ src\/main\.ts token [^)]*/g, '');
+      for (const m of code.matchAll(/(?:^|\s)(?:--user|-u|--username)[ =]("?)([^\s"]+)/g)) {
         assert.match(m[2] ?? '', /^\$/, `a literal user in: ${command}`);
       }
     }
@@ -148,6 +159,32 @@ describe('deploy/README.md shell steps', () => {
       const run = /docker run --rm (\S+)/.exec(command);
       if (run) assert.ok(images.has(run[1]), `${run[1]} is the image the compose files run (${[...images].filter((i) => i?.startsWith(run[1]?.split(':')[0] ?? '')).join(', ')})`);
     }
+  });
+
+  it("mint the stack's tokens with the stack's secret: in a service that runs the image with app.env", () => {
+    const mints = steps.filter((c) => / token --user /.test(c));
+    assert.ok(mints.length >= 2, 'a user and an admin token');
+    const image = services('docker-compose.yml').api?.image;
+    for (const command of mints) {
+      assert.doesNotMatch(command, /npm run token/, `the checkout's own ./data secret is not the stack's: ${command}`);
+      const m = /^[A-Z]+=\$\(docker compose exec -T ([a-z0-9-]+) node src\/main\.ts token --user \S+( --admin)?\)$/.exec(command);
+      assert.ok(m, `a token minted in a container, its output captured: ${command}`);
+      for (const file of ['docker-compose.yml', 'docker-compose.single.yml']) {
+        const svc = services(file)[m[1] ?? ''];
+        assert.ok(svc, `${m[1]} is a service of ${file}`);
+        assert.equal(svc.image, image, `${file}'s ${m[1]} runs the service image`);
+        assert.ok([svc.env_file ?? []].flat().includes('app.env'), `${file}'s ${m[1]} reads app.env`);
+      }
+    }
+    assert.match(read('app.env.sample'), /^AUTH_JWT_SECRET=/m, 'app.env sets the secret the token command signs with');
+    // The image runs `node src/main.ts` from /app, where `exec` starts too.
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    assert.match(dockerfile, /^WORKDIR \/app$/m);
+    assert.match(dockerfile, /^COPY src \.\/src$/m);
+    assert.match(dockerfile, /^ENTRYPOINT \["node", "src\/main\.ts"\]$/m);
+    // Then the README's walkthrough, with $UGC pointed at the stack.
+    assert.ok(steps.some((c) => /^UGC=http:\/\/\S+/.test(c)), 'the step sets UGC, the walkthrough\'s address');
+    assert.match(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'), /^UGC=http:\/\/localhost:8000 /m, "the README's walkthrough reads UGC");
   });
 
   it('start the one-machine file without ELK only after turning the logs profile off', () => {
