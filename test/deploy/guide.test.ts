@@ -170,7 +170,7 @@ describe('deploy/README.md shell steps', () => {
       const m = /^[A-Z]+=\$\(docker compose exec -T ([a-z0-9-]+) node src\/main\.ts token --user \S+( --admin)?\)$/.exec(command);
       assert.ok(m, `a token minted in a container, its output captured: ${command}`);
       for (const file of ['docker-compose.yml', 'docker-compose.single.yml']) {
-        const svc = services(file)[m[1] ?? ''];
+        const svc: Service | undefined = services(file)[m[1] ?? ''];
         assert.ok(svc, `${m[1]} is a service of ${file}`);
         assert.equal(svc.image, image, `${file}'s ${m[1]} runs the service image`);
         assert.ok([svc.env_file ?? []].flat().includes('app.env'), `${file}'s ${m[1]} reads app.env`);
