@@ -5,7 +5,7 @@
  */
 export const API_DESCRIPTION = `Behaviour events and user-generated content (likes, bookmarks, reviews) of the online cinema.
 
-**Tokens.** Every \`/api/v1\` route needs a bearer JWT, sent as \`Authorization: Bearer <token>\`; the operations routes (\`/healthz\`, \`/readyz\`, \`/metrics\`) need none. Mint a token in the service's directory with \`npm run token -- --user user_123\` (add \`--admin\` for the routes marked admin only; for a deployed stack, run it in the API's container, see deploy/README.md). On the docs page (\`/docs\`), press **Authorize**, paste the token, then **Try it out** on a route, which comes with an example request filled in.
+**Tokens.** Every \`/api/v1\` route needs a bearer JWT, sent as \`Authorization: Bearer <token>\`; the operations routes (\`/healthz\`, \`/readyz\`, \`/metrics\`) need none. Mint a token in the service's directory with \`npm run token -- --user user_123\` (add \`--admin\` for the routes marked admin only; a deployed stack's tokens are minted in its API container, see deploy/README.md, step 6). On the docs page (\`/docs\`), press **Authorize**, paste the token, then **Try it out** on a route, which comes with an example request filled in.
 
 **Conventions.**
 - JSON in and out, \`snake_case\` fields; times are RFC 3339, answered in UTC with milliseconds.
