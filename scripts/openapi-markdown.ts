@@ -56,7 +56,7 @@ interface Operation {
   description?: string;
   security?: Record<string, string[]>[];
   parameters?: Parameter[];
-  requestBody?: { required?: boolean; description?: string; content?: Record<string, { schema?: Schema }> };
+  requestBody?: { required?: boolean; description?: string; content?: Record<string, { schema?: Schema; example?: unknown }> };
   responses?: Record<string, Response>;
 }
 
@@ -186,6 +186,9 @@ function renderOperation(method: string, path: string, op: Operation, doc: OpenA
   if (body?.content && bodySchema) {
     const types = Object.keys(body.content).map(code).join(', ');
     lines.push(`**Request body** (${types}${body.required ? '' : ', optional'}):`, '', ...renderSchema(bodySchema));
+    // The body the docs page pre-fills for "Try it out".
+    const example = Object.values(body.content)[0]?.example;
+    if (example !== undefined) lines.push('Example:', '', '```json', JSON.stringify(example, null, 2), '```', '');
   }
   lines.push('**Responses:**', '', '| Status | Meaning |', '|---|---|');
   const usual: string[] = [];

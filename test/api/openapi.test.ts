@@ -211,5 +211,8 @@ describe('the OpenAPI document behind /docs', () => {
       `docs/api.md differs from /openapi.json (line ${line + 1}: ${JSON.stringify(a[line])} ≠ ${JSON.stringify(b[line])}); run \`npm run docs:api\` and commit it`,
     );
     for (const { method, path } of ops) assert.ok(committed.includes(`### \`${method} ${path}\``), `docs/api.md has ${method} ${path}`);
+    for (const { method, path, op } of ops.filter((o) => o.op.requestBody)) {
+      assert.ok(committed.includes(`\`\`\`json\n${JSON.stringify(prefilledBody(op), null, 2)}\n\`\`\``), `docs/api.md shows the example body of ${method} ${path}`);
+    }
   });
 });
