@@ -1,5 +1,6 @@
 import { ValidationError } from '../domain/errors.ts';
 import type { Page } from '../ports/page.ts';
+import { parseJson } from '../domain/json.ts';
 
 /**
  * Keyset cursors: the sort key of the last item of a page, as base64url JSON. Opaque to
@@ -16,7 +17,7 @@ export function encodeCursor(key: readonly (string | number)[]): string {
 export function decodeCursor(cursor: string, shape: readonly ('string' | 'number')[]): (string | number)[] {
   let key: unknown;
   try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    key = parseJson(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     key = undefined;
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { FieldError } from '../domain/errors.ts';
+import { repairEscapedNames } from '../domain/json.ts';
 import { TooDeepError, decodeUtf8Marked, illFormedText } from '../domain/text.ts';
 
 /**
@@ -31,9 +32,13 @@ export function registerJsonBody(app: FastifyInstance): void {
       done(httpError(415, `charset "${charset}" is not supported; JSON bodies are UTF-8.`), undefined);
       return;
     }
-    void parse(request, decodeUtf8Marked(raw), (err, value: unknown) => {
+    const text = decodeUtf8Marked(raw);
+    void parse(request, text, (err, parsed: unknown) => {
       if (err) return done(err, undefined);
+      let value: unknown;
       try {
+        // Fastify's parser (prototype-poisoning checks) is JSON.parse, whose V8 can misname keys.
+        value = repairEscapedNames(text, parsed);
         const errors = illFormedText(value);
         if (errors.length > 0) {
           // A bare string body has no field to name and no object to remember it by.

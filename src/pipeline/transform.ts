@@ -4,6 +4,7 @@ import { ELEMENT_KIND_PATTERN, EVENT_TYPE_PATTERN, EventMessage, canonicalTimeMs
 import { TooDeepError, illFormedText } from '../domain/text.ts';
 import type { LogRecord } from '../ports/event-log.ts';
 import type { EventRow } from '../ports/warehouse.ts';
+import { parseJson } from '../domain/json.ts';
 
 /**
  * One record of the events stream → one warehouse row. Bad data is a result, not an
@@ -33,7 +34,7 @@ export function toEventRow(record: LogRecord): TransformResult {
   const text = record.value.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text);
   } catch {
     return { kind: 'dlq', reason: 'value is not JSON' };
   }

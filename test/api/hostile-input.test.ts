@@ -31,6 +31,20 @@ describe('hostile and odd-but-valid input (issue #7)', () => {
     return { res, user, problem: res.statusCode >= 400 ? res.json<Problem>() : undefined };
   }
 
+  it('names every property as sent after another client sent a key spelled "\\\\" (V8 JSON.parse bug, nodejs/node#63785)', async () => {
+    // Valid input that poisons V8's key cache for objects starting with "" and with nothing.
+    for (const props of ['{"\\\\":1}', '{"":"","\\\\":1}']) {
+      const { res } = await post(`{"events":[{"type":"poison","properties":${props}}]}`);
+      assert.equal(res.statusCode, 202, res.body);
+    }
+    // Python's json.dumps escapes every non-ASCII character; JSON.stringify escapes control characters.
+    const { res, user } = await post('{"events":[{"type":"a","properties":{"\\u00e9t\\u00e9":1}},{"type":"b","properties":{"":"","\\n":2}}]}');
+    assert.equal(res.statusCode, 202, res.body);
+    assert.deepEqual((await readLog(user)).map((m) => m.properties), [{ été: 1 }, { '': '', '\n': 2 }]);
+    // The flake that found it: a lone surrogate key read as "\\" was accepted instead of refused.
+    await assertRefused('{"events":[{"type":"a","properties":{"":"","\\ud800":0}}]}', ['/events/0/properties/\ud800']);
+  });
+
   /** Asserts a 400 whose errors name exactly `paths`, and that nothing of the user reached the log. */
   async function assertRefused(raw: string | Buffer, paths: string[]) {
     const { res, user, problem } = await post(raw);

@@ -1,3 +1,4 @@
+import { parseJson } from '../../src/domain/json.ts';
 import { randomBytes } from 'node:crypto';
 import pino, { type DestinationStream } from 'pino';
 import { type ErrorReporter, noReporter } from '../../src/observability/error-reporter.ts';
@@ -110,5 +111,6 @@ export async function readEvents(log: EventLog, stream: string): Promise<EventMe
   } finally {
     await consumer.close();
   }
-  return all.map((r) => JSON.parse(r.value.toString()) as EventMessage);
+  // parseJson: this process may have parsed a key spelled `\\`, after which V8's JSON.parse misnames keys (domain/json.ts).
+  return all.map((r) => parseJson(r.value.toString()) as EventMessage);
 }

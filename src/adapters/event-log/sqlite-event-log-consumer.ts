@@ -1,6 +1,7 @@
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { NotFoundError, UnavailableError } from '../../domain/errors.ts';
 import type { ConsumerOptions, EventLogConsumer, LogRecord, PollOptions } from '../../ports/event-log.ts';
+import { parseJson } from '../../domain/json.ts';
 
 /** What a consumer may use of its `SqliteEventLog`: the shared connection and a wake-up on appends. */
 export interface ConsumerLog {
@@ -139,7 +140,7 @@ export class SqliteEventLogConsumer implements EventLogConsumer {
 
   private toRecord(row: RecordRow): LogRecord {
     const value = Buffer.from(row.value.buffer, row.value.byteOffset, row.value.byteLength);
-    const headers = JSON.parse(row.headers) as Record<string, string>;
+    const headers = parseJson(row.headers) as Record<string, string>;
     return { stream: this.stream, partition: row.partition, offset: row.offset, key: row.key, value, headers, timestamp: row.timestamp };
   }
 

@@ -9,6 +9,7 @@ import * as insights from './insights.ts';
 import { MIGRATIONS, type SchemaContext, migrationsTable, onCluster } from './migrations.ts';
 import { rollupSource } from './rollup-read.ts';
 import { EVENTS_15M, FILMS_DAILY } from './rollups-schema.ts';
+import { parseJson } from '../../domain/json.ts';
 
 /** The default dedup window: a tracker's retry horizon and then some. */
 export const DEFAULT_DEDUP_WINDOW_MS = 48 * 3_600_000;
@@ -199,7 +200,7 @@ export class SqlWarehouse implements Warehouse {
       received_at: d.readTime(r.received),
       started_at: r.started === null ? null : d.readTime(r.started),
       ended_at: r.ended === null ? null : d.readTime(r.ended),
-      properties: JSON.parse(r.properties) as StoredEvent['properties'],
+      properties: parseJson(r.properties) as StoredEvent['properties'],
     }));
   }
 
