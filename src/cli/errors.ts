@@ -30,7 +30,9 @@ export class UsageError extends CliError {
 
 /**
  * A listen failure as one line naming the address and the variable that moves it, or undefined
- * if `err` is not one (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL` are the errno codes of bind(2)).
+ * if `err` is not one (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL` are the errno codes of bind(2);
+ * `ENOTFOUND`, `EAI_AGAIN` those of resolving HOST first). A HOST that is no address is a
+ * configuration error (exit 2); the rest are run-time failures (exit 1).
  */
 export function listenError(err: unknown, where: { host: string; port: number; variable: string; who: string }): CliError | undefined {
   const code = err instanceof Error && 'code' in err ? err.code : undefined;
@@ -42,6 +44,15 @@ export function listenError(err: unknown, where: { host: string; port: number; v
       });
     case 'EACCES':
       return new CliError(`Not allowed to listen on port ${port} on ${host} (ports below 1024 need privileges). Set ${variable} to a port above 1023.`, EXIT_RUNTIME, {
+        cause: err,
+      });
+    // getaddrinfo(3): HOST is not an IP address and no name server knows it (`256.1.1.1` is a name too).
+    case 'ENOTFOUND':
+      return new CliError(`HOST=${host} is neither an IP address nor a name that resolves. Set HOST to an address of this machine: 127.0.0.1, 0.0.0.0 or ::.`, EXIT_USAGE, {
+        cause: err,
+      });
+    case 'EAI_AGAIN':
+      return new CliError(`HOST=${host} cannot be resolved now (the name server did not answer). Try again, or set HOST to an IP address such as 127.0.0.1.`, EXIT_RUNTIME, {
         cause: err,
       });
     case 'EADDRNOTAVAIL':

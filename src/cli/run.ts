@@ -56,9 +56,10 @@ export function noEtlHint(config: Config): string | undefined {
  * `serve`, `api` or `etl`: starts the backends, the HTTP listener(s) and the ETL, and stops them
  * on SIGTERM/SIGINT. The signal handlers are in place from the start: a signal during start-up
  * (a supervisor's, or a test's once the listening line is out) waits for start-up to end, then
- * stops cleanly, instead of killing the process with the batch in hand.
+ * stops cleanly, instead of killing the process with the batch in hand. `tokenCommand` is the
+ * `npm run token` line the start-up line shows (none: tokens come from an identity provider).
  */
-export async function runServer(command: ServerCommand, config: Config, logger: Logger, logOutput: ConsoleLog): Promise<void> {
+export async function runServer(command: ServerCommand, config: Config, logger: Logger, logOutput: ConsoleLog, tokenCommand?: string): Promise<void> {
   const metrics = new Metrics();
   const reporter = createErrorReporter({ ...config.sentry, release: `ugc-service@${process.env.npm_package_version ?? 'dev'}` });
   const withApi = command === 'serve' || command === 'api';
@@ -95,8 +96,8 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
         {
           listen_url: url,
           docs_url: `${url}/docs`,
-          // The tokens the docs page and the walkthrough need; only HS256 tokens can be minted here.
-          ...(config.auth.algorithm === 'HS256' ? { token_command: 'npm run token -- --user user_123' } : {}),
+          // The tokens the docs page and the walkthrough need (see tokenHint).
+          ...(tokenCommand === undefined ? {} : { token_command: tokenCommand }),
           event_log: log.kind,
           warehouse: warehouse.kind,
           store: store.kind,

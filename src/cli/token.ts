@@ -1,7 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../api/auth.ts';
 import { withJwtSecret } from '../dev-jwt-secret.ts';
 import type { Config } from '../config.ts';
+import { needsDevSecret, prepareDataDir } from './data-dir.ts';
 import { UsageError } from './errors.ts';
 
 export const TOKEN_USAGE = `Usage: npm run token -- --user <id> [--admin] [--ttl <seconds>]
@@ -60,11 +62,33 @@ export async function tokenCommand(args: string[], loadConfig: () => Config): Pr
     console.log(TOKEN_USAGE);
     return;
   }
-  const { auth } = withJwtSecret(loadConfig());
+  const config = loadConfig();
+  if (needsDevSecret(config, 'token')) prepareDataDir(config.dataDir);
+  const { auth } = withJwtSecret(config);
   if (auth.algorithm !== 'HS256' || auth.secret === undefined) {
     throw new UsageError(`token mints HS256 development tokens only, and AUTH_JWT_ALGORITHM is ${auth.algorithm}: get tokens from the identity provider that holds the private key.`);
   }
   console.log(
     await mintToken({ secret: auth.secret, userId: parsed.user, admin: parsed.admin, ttlSeconds: parsed.ttlSeconds, issuer: auth.issuer, audience: auth.audience }),
   );
+}
+
+/** Where `npm run token` looks for the development secret by default: `./data` of the package, where npm runs scripts. */
+const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
+
+/**
+ * The `npm run token` command line, for the start-up line, that mints a token this service
+ * accepts; undefined when this service cannot mint them (RS256/ES256: the identity provider does).
+ * With the generated development secret (`devSecret`), `npm run token` must find the same
+ * DATA_DIR, so a directory other than the default is put in front of the command.
+ */
+export function tokenHint(config: Config, devSecret: boolean): string | undefined {
+  if (config.auth.algorithm !== 'HS256') return undefined;
+  const command = 'npm run token -- --user user_123';
+  return devSecret && config.dataDir !== DEFAULT_DATA_DIR ? `DATA_DIR=${shellWord(config.dataDir)} ${command}` : command;
+}
+
+/** `text` as one POSIX shell word: as it is when that is safe, else single-quoted. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
