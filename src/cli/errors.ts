@@ -66,17 +66,57 @@ export function listenError(err: unknown, where: { host: string; port: number; v
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
 
 /**
- * The one line for a failure nobody foresaw: what failed and the error's own message and its
- * cause's (never a stack), and, when a backend could not be reached, where to look.
+ * A failure of one backend, tagged with the variable that says where that backend is
+ * (`KAFKA_BROKERS`, `CLICKHOUSE_URL`, `MONGODB_URL`), so the failure line can name that one.
+ * Its message is its cause's.
+ */
+export class BackendError extends Error {
+  /** The backend as people call it: Kafka, ClickHouse, MongoDB. */
+  readonly backend: string;
+  readonly variable: string;
+  constructor(where: { backend: string; variable: string }, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'BackendError';
+    this.backend = where.backend;
+    this.variable = where.variable;
+  }
+}
+
+/** Runs `work`, tagging whatever it throws with the backend it talks to and its variable (none: embedded, untagged). */
+export async function atBackend<T>(where: { backend: string; variable: string } | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw where === undefined || err instanceof BackendError ? err : new BackendError(where, err);
+  }
+}
+
+/**
+ * The one line for a failure nobody foresaw: what failed, the error's own message and the first
+ * cause that says something more (never a stack), as one sentence, and, when a backend could not
+ * be reached, where to look: the variable of that backend when known, else all three.
  */
 export function unexpectedFailureLine(command: string, err: unknown): string {
-  const first = (text: string): string => text.split('\n')[0]?.trim() ?? '';
-  const message = err instanceof Error ? first(err.message) || err.name : String(err);
-  const cause = err instanceof Error && err.cause instanceof Error && err.cause.message !== err.message ? ` (${first(err.cause.message)})` : '';
-  const hint = causes(err).some((e) => 'code' in e && UNREACHABLE.has(String(e.code)))
-    ? ' Is the backend running at the configured address (KAFKA_BROKERS, CLICKHOUSE_URL, MONGODB_URL)?'
-    : '';
-  return `${command} failed: ${`${message}${cause}`.replace(/\.$/, '')}.${hint}`;
+  const chain = causes(err);
+  // First lines, without the sentence ends that would make "x. (y.)." of them.
+  const tidy = (text: string): string => (text.split('\n')[0] ?? '').trim().replaceAll('.)', ')').replace(/[.\s]+$/, '');
+  const said: string[] = [];
+  for (const e of [err, ...chain.slice(1)]) {
+    const text = e instanceof Error ? tidy(e.message) || e.name : tidy(String(e));
+    if (text && !said.some((s) => s.includes(text))) said.push(text);
+    if (said.length === 2) break;
+  }
+  const [message = 'unknown error', cause] = said;
+  const unreachable = chain.some((e) => 'code' in e && UNREACHABLE.has(String(e.code)));
+  const backend = chain.find((e): e is BackendError => e instanceof BackendError);
+  const hint = backend
+    ? unreachable
+      ? ` Is ${backend.backend} running at the address in ${backend.variable}?`
+      : ` Check ${backend.backend} and ${backend.variable}.`
+    : unreachable
+      ? ' Is the backend running at the configured address (KAFKA_BROKERS, CLICKHOUSE_URL, MONGODB_URL)?'
+      : '';
+  return `${command} failed: ${message}${cause === undefined ? '' : ` (${cause})`}.${hint}`;
 }
 
 /** `err` and its chain of causes (and an AggregateError's errors), at most 10. */
