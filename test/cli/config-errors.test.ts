@@ -25,9 +25,12 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 describe('command line: configuration and backend failures name their variable', () => {
   let tmp: TempDir;
   let env: Record<string, string>;
+  /** `env` without AUTH_JWT_SECRET: the development secret in DATA_DIR. */
+  let noSecret: Record<string, string>;
   before(async () => {
     tmp = await makeTempDir('ugc-cli-config-');
-    env = { HOME: process.env.HOME ?? '', DATA_DIR: join(tmp.dir, 'data'), AUTH_JWT_SECRET: randomBytes(32).toString('hex'), PORT: '0' };
+    noSecret = { HOME: process.env.HOME ?? '', DATA_DIR: join(tmp.dir, 'data'), PORT: '0' };
+    env = { ...noSecret, AUTH_JWT_SECRET: randomBytes(32).toString('hex') };
   });
   after(() => tmp.cleanup());
 
@@ -51,7 +54,6 @@ describe('command line: configuration and backend failures name their variable',
       assertFails(result, 2, new RegExp(`^DATA_DIR=${escape(dataDir)} is not a usable directory: ${escape(why)}\\. Set DATA_DIR to a writable directory\\.$`));
     }
     // token uses DATA_DIR only for the generated development secret.
-    const { AUTH_JWT_SECRET: _, ...noSecret } = env;
     const token = await runCli(['token', '--user', 'u'], { ...noSecret, DATA_DIR: join(file, 'sub') });
     assertFails(token, 2, new RegExp(`^DATA_DIR=${escape(join(file, 'sub'))} is not a usable directory: ${escape(file)} is a file\\.`));
     const withSecret = await runCli(['token', '--user', 'u'], { ...env, DATA_DIR: file });
@@ -59,7 +61,6 @@ describe('command line: configuration and backend failures name their variable',
   });
 
   it('migrate generates no development JWT secret: it verifies no tokens', { timeout: 60_000 }, async () => {
-    const { AUTH_JWT_SECRET: _, ...noSecret } = env;
     const dataDir = join(tmp.dir, 'migrate-only');
     const result = await runCli(['migrate'], { ...noSecret, DATA_DIR: dataDir });
     assert.equal(result.code, 0, result.stderr);
