@@ -58,12 +58,17 @@ async function main(command: string, args: string[]): Promise<void> {
   };
   const logger = createLogger({ level: cfg.log.level, name: command, ...output });
   if (!output.pretty) jsonLogger = logger;
-  cfg = (await import('./dev-jwt-secret.ts')).withJwtSecret(cfg, logger);
+  const serverCommand = command as 'serve' | 'api' | 'etl' | 'migrate';
+  const { needsDevSecret, prepareDataDir, usesDataDir } = await import('./cli/data-dir.ts');
+  if (usesDataDir(cfg, serverCommand)) prepareDataDir(cfg.dataDir);
+  const devSecret = needsDevSecret(cfg, serverCommand);
+  if (devSecret) cfg = (await import('./dev-jwt-secret.ts')).withJwtSecret(cfg, logger);
   // The embedded chDB warehouse opens in one process; the lock says which one has it (see data-dir-lock.ts).
   if (cfg.warehouse.backend === 'chdb') (await import('./cli/data-dir-lock.ts')).lockDataDir(cfg.dataDir, command);
   const { runMigrate, runServer } = await import('./cli/run.ts');
-  if (command === 'migrate') return runMigrate(cfg, logger);
-  return runServer(command as 'serve' | 'api' | 'etl', cfg, logger, output);
+  if (serverCommand === 'migrate') return runMigrate(cfg, logger);
+  const tokenCommand = (await import('./cli/token.ts')).tokenHint(cfg, devSecret);
+  return runServer(serverCommand, cfg, logger, output, tokenCommand);
 }
 
 const argv = process.argv.slice(2);

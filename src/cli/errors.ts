@@ -30,7 +30,9 @@ export class UsageError extends CliError {
 
 /**
  * A listen failure as one line naming the address and the variable that moves it, or undefined
- * if `err` is not one (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL` are the errno codes of bind(2)).
+ * if `err` is not one (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL` are the errno codes of bind(2);
+ * `ENOTFOUND`, `EAI_AGAIN` those of resolving HOST first). A HOST that is no address is a
+ * configuration error (exit 2); the rest are run-time failures (exit 1).
  */
 export function listenError(err: unknown, where: { host: string; port: number; variable: string; who: string }): CliError | undefined {
   const code = err instanceof Error && 'code' in err ? err.code : undefined;
@@ -44,6 +46,15 @@ export function listenError(err: unknown, where: { host: string; port: number; v
       return new CliError(`Not allowed to listen on port ${port} on ${host} (ports below 1024 need privileges). Set ${variable} to a port above 1023.`, EXIT_RUNTIME, {
         cause: err,
       });
+    // getaddrinfo(3): HOST is not an IP address and no name server knows it (`256.1.1.1` is a name too).
+    case 'ENOTFOUND':
+      return new CliError(`HOST=${host} is neither an IP address nor a name that resolves. Set HOST to an address of this machine: 127.0.0.1, 0.0.0.0 or ::.`, EXIT_USAGE, {
+        cause: err,
+      });
+    case 'EAI_AGAIN':
+      return new CliError(`HOST=${host} cannot be resolved now (the name server did not answer). Try again, or set HOST to an IP address such as 127.0.0.1.`, EXIT_RUNTIME, {
+        cause: err,
+      });
     case 'EADDRNOTAVAIL':
       return new CliError(`HOST=${host} is not an address of this machine. Set HOST to one of its addresses, 127.0.0.1 or 0.0.0.0.`, EXIT_RUNTIME, { cause: err });
     default:
@@ -55,17 +66,57 @@ export function listenError(err: unknown, where: { host: string; port: number; v
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
 
 /**
- * The one line for a failure nobody foresaw: what failed and the error's own message and its
- * cause's (never a stack), and, when a backend could not be reached, where to look.
+ * A failure of one backend, tagged with the variable that says where that backend is
+ * (`KAFKA_BROKERS`, `CLICKHOUSE_URL`, `MONGODB_URL`), so the failure line can name that one.
+ * Its message is its cause's.
+ */
+export class BackendError extends Error {
+  /** The backend as people call it: Kafka, ClickHouse, MongoDB. */
+  readonly backend: string;
+  readonly variable: string;
+  constructor(where: { backend: string; variable: string }, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'BackendError';
+    this.backend = where.backend;
+    this.variable = where.variable;
+  }
+}
+
+/** Runs `work`, tagging whatever it throws with the backend it talks to and its variable (none: embedded, untagged). */
+export async function atBackend<T>(where: { backend: string; variable: string } | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw where === undefined || err instanceof BackendError ? err : new BackendError(where, err);
+  }
+}
+
+/**
+ * The one line for a failure nobody foresaw: what failed, the error's own message and the first
+ * cause that says something more (never a stack), as one sentence, and, when a backend could not
+ * be reached, where to look: the variable of that backend when known, else all three.
  */
 export function unexpectedFailureLine(command: string, err: unknown): string {
-  const first = (text: string): string => text.split('\n')[0]?.trim() ?? '';
-  const message = err instanceof Error ? first(err.message) || err.name : String(err);
-  const cause = err instanceof Error && err.cause instanceof Error && err.cause.message !== err.message ? ` (${first(err.cause.message)})` : '';
-  const hint = causes(err).some((e) => 'code' in e && UNREACHABLE.has(String(e.code)))
-    ? ' Is the backend running at the configured address (KAFKA_BROKERS, CLICKHOUSE_URL, MONGODB_URL)?'
-    : '';
-  return `${command} failed: ${`${message}${cause}`.replace(/\.$/, '')}.${hint}`;
+  const chain = causes(err);
+  // First lines, without the sentence ends that would make "x. (y.)." of them.
+  const tidy = (text: string): string => (text.split('\n')[0] ?? '').trim().replaceAll('.)', ')').replace(/[.\s]+$/, '');
+  const said: string[] = [];
+  for (const e of [err, ...chain.slice(1)]) {
+    const text = e instanceof Error ? tidy(e.message) || e.name : tidy(String(e));
+    if (text && !said.some((s) => s.includes(text))) said.push(text);
+    if (said.length === 2) break;
+  }
+  const [message = 'unknown error', cause] = said;
+  const unreachable = chain.some((e) => 'code' in e && UNREACHABLE.has(String(e.code)));
+  const backend = chain.find((e): e is BackendError => e instanceof BackendError);
+  const hint = backend
+    ? unreachable
+      ? ` Is ${backend.backend} running at the address in ${backend.variable}?`
+      : ` Check ${backend.backend} and ${backend.variable}.`
+    : unreachable
+      ? ' Is the backend running at the configured address (KAFKA_BROKERS, CLICKHOUSE_URL, MONGODB_URL)?'
+      : '';
+  return `${command} failed: ${message}${cause === undefined ? '' : ` (${cause})`}.${hint}`;
 }
 
 /** `err` and its chain of causes (and an AggregateError's errors), at most 10. */

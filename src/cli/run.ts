@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import type { EtlHealth } from '../pipeline/etl-health.ts';
 import { type Lifecycle, closeAll } from '../ports/lifecycle.ts';
+import { atBackend } from './errors.ts';
 import { listen } from './listen.ts';
 
 export type ServerCommand = 'serve' | 'api' | 'etl';
@@ -56,9 +57,10 @@ export function noEtlHint(config: Config): string | undefined {
  * `serve`, `api` or `etl`: starts the backends, the HTTP listener(s) and the ETL, and stops them
  * on SIGTERM/SIGINT. The signal handlers are in place from the start: a signal during start-up
  * (a supervisor's, or a test's once the listening line is out) waits for start-up to end, then
- * stops cleanly, instead of killing the process with the batch in hand.
+ * stops cleanly, instead of killing the process with the batch in hand. `tokenCommand` is the
+ * `npm run token` line the start-up line shows (none: tokens come from an identity provider).
  */
-export async function runServer(command: ServerCommand, config: Config, logger: Logger, logOutput: ConsoleLog): Promise<void> {
+export async function runServer(command: ServerCommand, config: Config, logger: Logger, logOutput: ConsoleLog, tokenCommand?: string): Promise<void> {
   const metrics = new Metrics();
   const reporter = createErrorReporter({ ...config.sentry, release: `ugc-service@${process.env.npm_package_version ?? 'dev'}` });
   const withApi = command === 'serve' || command === 'api';
@@ -73,12 +75,19 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
   let app: Awaited<ReturnType<typeof buildServer>> | undefined;
   let ops: Awaited<ReturnType<typeof buildOpsServer>> | undefined;
 
+  const where = whereAre(config);
   const start = async (): Promise<void> => {
-    await Promise.all(backends.map((b) => b.start()));
-    await log.ensureStream(config.events.topic, { partitions: config.events.partitions });
-    await log.ensureStream(config.events.dlqTopic, { partitions: 1 });
+    await Promise.all([
+      atBackend(where.log, () => log.start()),
+      atBackend(where.warehouse, () => warehouse.start()),
+      ...(store ? [atBackend(where.store, () => store.start())] : []),
+    ]);
+    await atBackend(where.log, async () => {
+      await log.ensureStream(config.events.topic, { partitions: config.events.partitions });
+      await log.ensureStream(config.events.dlqTopic, { partitions: 1 });
+    });
     if (config.warehouse.migrateOnStart) {
-      const applied = await warehouse.migrate();
+      const applied = await atBackend(where.warehouse, () => warehouse.migrate());
       if (applied.length > 0) logger.info({ applied }, 'warehouse migrations applied');
     }
     // `serve`'s /readyz includes the ETL thread's health; `api` runs no ETL.
@@ -95,8 +104,8 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
         {
           listen_url: url,
           docs_url: `${url}/docs`,
-          // The tokens the docs page and the walkthrough need; only HS256 tokens can be minted here.
-          ...(config.auth.algorithm === 'HS256' ? { token_command: 'npm run token -- --user user_123' } : {}),
+          // The tokens the docs page and the walkthrough need (see tokenHint).
+          ...(tokenCommand === undefined ? {} : { token_command: tokenCommand }),
           event_log: log.kind,
           warehouse: warehouse.kind,
           store: store.kind,
@@ -149,12 +158,22 @@ export async function runServer(command: ServerCommand, config: Config, logger: 
   thread?.done.catch(etlDied);
 }
 
+/** The variable that says where each server backend is, for failure lines; none for the embedded ones. */
+function whereAre(config: Config): Record<'log' | 'warehouse' | 'store', { backend: string; variable: string } | undefined> {
+  return {
+    log: config.eventLog.backend === 'kafka' ? { backend: 'Kafka', variable: 'KAFKA_BROKERS' } : undefined,
+    warehouse: config.warehouse.backend === 'clickhouse' ? { backend: 'ClickHouse', variable: 'CLICKHOUSE_URL' } : undefined,
+    store: config.store.backend === 'mongodb' ? { backend: 'MongoDB', variable: 'MONGODB_URL' } : undefined,
+  };
+}
+
 /** `migrate`: applies pending warehouse migrations and logs which. */
 export async function runMigrate(config: Config, logger: Logger): Promise<void> {
   const warehouse = await createWarehouse(config);
-  await warehouse.start();
+  const where = whereAre(config).warehouse;
+  await atBackend(where, () => warehouse.start());
   try {
-    logger.info({ applied: await warehouse.migrate() }, 'migrations done');
+    logger.info({ applied: await atBackend(where, () => warehouse.migrate()) }, 'migrations done');
   } finally {
     await warehouse.close();
   }

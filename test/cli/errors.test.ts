@@ -31,13 +31,19 @@ describe('command line: clear errors and exit codes', () => {
   });
 
   const badTokenArgs: [string[], RegExp][] = [
-    [['--user'], /^Option '--user <value>' argument missing/],
+    [['--user'], /^--user needs a value, e\.g\. --user user_123\.$/m],
+    [['--user', '--admin'], /^--user needs a value, e\.g\. --user user_123\.$/m],
+    [['--user', 'a', '--user', 'b'], /^--user given twice\.$/m],
+    [['--user', 'x', '--ttl'], /^--ttl needs a value, e\.g\. --ttl 3600\.$/m],
+    [['--user', '   '], /^--user must not be blank or hold control, format or surrogate code points\.$/m],
+    [['--user', 'x'.repeat(65)], /^--user must be 1\.\.64 characters\.$/m],
+    [['--user', 'x', '--admin=yes'], /^--admin takes no value\.$/m],
     [['--usr', 'x'], /^Unknown option '--usr'/],
     [['--user', 'x', '--ttl', '-5'], /^--ttl must be a positive whole number of seconds, not "-5"/],
     [['--user', 'x', '--ttl', 'abc'], /^--ttl must be a positive whole number of seconds, not "abc"/],
     [['--user', 'x', '--ttl', '0'], /^--ttl must be a positive whole number of seconds, not "0"/],
     [['--user', 'x', 'extra'], /^Unexpected argument 'extra'/],
-    [[], /^--user must be 1\.\.64 characters/],
+    [[], /^--user is required, e\.g\. --user user_123\.$/m],
   ];
   for (const [args, reason] of badTokenArgs) {
     it(`token ${args.join(' ') || '(no arguments)'}: the reason and the token usage on stderr, exit 2`, async () => {
@@ -139,6 +145,6 @@ describe('command line: clear errors and exit codes', () => {
     const port = await closedPort();
     const { code, stderr } = await runCli(['migrate'], { ...env, WAREHOUSE: 'clickhouse', CLICKHOUSE_URL: `http://127.0.0.1:${port}` });
     assert.equal(code, 1);
-    assertOneLine(stderr, new RegExp(`^migrate failed: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}.*Is the backend running at the configured address`));
+    assertOneLine(stderr, new RegExp(`^migrate failed: warehouse query failed \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)\\. Is ClickHouse running at the address in CLICKHOUSE_URL\\?$`));
   });
 });

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
+import { existsSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
@@ -20,11 +22,34 @@ export interface RawProcess {
  * `startService`, it assumes nothing about the log format. The caller kills the process once it
  * is ready; one that never gets ready is killed here.
  */
-export async function startRaw(env: Record<string, string>, command: string, ready: RegExp, timeoutMs = 30_000): Promise<RawProcess> {
-  const child = spawn(process.execPath, [MAIN, command], {
+export function startRaw(env: Record<string, string>, command: string, ready: RegExp, timeoutMs = 30_000): Promise<RawProcess> {
+  return startUntil([MAIN, command], tmpdir(), env, ready, timeoutMs);
+}
+
+/**
+ * `npm run <script>` as a user types it, in `cwd`, with the npm that runs this test (its
+ * `npm_execpath`, or the `npm` on PATH) under this Node; otherwise as `startRaw`.
+ */
+export function startNpm(script: string, cwd: string, env: Record<string, string>, ready: RegExp, timeoutMs = 30_000): Promise<RawProcess> {
+  return startUntil([npmCli(), 'run', '--silent', script], cwd, { npm_config_update_notifier: 'false', ...env }, ready, timeoutMs);
+}
+
+/** npm's own launcher (bin/npm-cli.js): the one running this test, or the one `npm` on PATH links to. */
+export function npmCli(): string {
+  const fromNpm = process.env.npm_execpath;
+  if (fromNpm && /npm-cli\.js$/.test(fromNpm)) return fromNpm;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'npm');
+    if (existsSync(candidate)) return realpathSync(candidate);
+  }
+  throw new Error('npm is not on PATH');
+}
+
+async function startUntil(argv: string[], cwd: string, env: Record<string, string>, ready: RegExp, timeoutMs: number): Promise<RawProcess> {
+  const child = spawn(process.execPath, argv, {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: tmpdir(),
+    cwd,
   });
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   let stderr = '';
