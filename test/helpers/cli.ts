@@ -18,9 +18,9 @@ export interface RawProcess {
 
 /**
  * Starts `node src/main.ts <command>` with stdout and stderr piped, and resolves once a stdout
- * line matches `ready` (rejects if the process ends first or `timeoutMs` passes). Unlike
- * `startService`, it assumes nothing about the log format. The caller kills the process once it
- * is ready; one that never gets ready is killed here.
+ * line matches `ready` (rejects if the process ends first or `timeoutMs` passes). It assumes
+ * nothing about the log format (`startService` adds the JSON lines). The caller kills the process
+ * once it is ready; one that never gets ready is killed here.
  */
 export function startRaw(env: Record<string, string>, command: string, ready: RegExp, timeoutMs = 30_000): Promise<RawProcess> {
   return startUntil([MAIN, command], tmpdir(), env, ready, timeoutMs);

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
-import { createInterface } from 'node:readline';
+import { startRaw } from './cli.ts';
 
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
 
@@ -14,49 +14,41 @@ export interface RunningService {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/**
- * Starts `node src/main.ts <command>` as a real process (the way `npm start` does) and waits
- * for its "listening" log line. The caller kills it; a process still running when the test
- * ends is killed by `stopAll`.
- */
 const started = new Set<ChildProcess>();
 
+/**
+ * Starts `node src/main.ts <command>` as a real process (the way `npm start` does, through
+ * `startRaw`) and waits for its "listening" log line. The caller kills it; a process still
+ * running when the test ends is killed by `stopAll`.
+ */
 export async function startService(env: Record<string, string>, command = 'serve', timeoutMs = 30_000): Promise<RunningService> {
   // `etl` has no HTTP listener; it is up once its consumer loop started.
   const ready = command === 'etl' ? 'ETL started' : 'UGC Service listening';
-  const child = spawn(process.execPath, [MAIN, command], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Not the repository: a developer's .env there must not leak into the test.
-    cwd: tmpdir(),
-  });
-  started.add(child);
-  const exited = once(child, 'exit').then(([code, signal]) => {
-    started.delete(child);
-    return { code: code as number | null, signal: signal as NodeJS.Signals | null };
-  });
+  const raw = await startRaw({ HOST: '127.0.0.1', ...env }, command, new RegExp(`"message":"${ready}"`), timeoutMs);
+  started.add(raw.child);
+  void raw.exited.then(() => started.delete(raw.child));
+  // Parsed as they are asked for, each line once: `raw.lines` keeps growing.
   const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start within ${timeoutMs} ms\n${stderr}`)), timeoutMs);
-    void exited.then(({ code }) => reject(new Error(`service exited with ${code} before listening\n${stderr}`)));
-    createInterface({ input: child.stdout ?? process.stdin }).on('line', (line) => {
+  let read = 0;
+  const parsed = (): Record<string, unknown>[] => {
+    for (; read < raw.lines.length; read++) {
       try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (entry.message === ready) {
-          clearTimeout(timer);
-          resolve(typeof entry.listen_url === 'string' ? entry.listen_url : '');
-        }
+        logs.push(JSON.parse(raw.lines[read] ?? '') as Record<string, unknown>);
       } catch {
         // not a log line
       }
-    });
-  });
-  return { url, child, logs, exited };
+    }
+    return logs;
+  };
+  const listening = parsed().find((entry) => entry.message === ready);
+  return {
+    url: typeof listening?.listen_url === 'string' ? listening.listen_url : '',
+    child: raw.child,
+    get logs() {
+      return parsed();
+    },
+    exited: raw.exited,
+  };
 }
 
 export async function stopAll(): Promise<void> {
