@@ -1,7 +1,8 @@
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mintToken, subjectOf } from '../api/auth.ts';
 import { withJwtSecret } from '../dev-jwt-secret.ts';
-import type { Config } from '../config.ts';
+import { type Config, VARIABLES } from '../config.ts';
 import { needsDevSecret, prepareDataDir } from './data-dir.ts';
 import { UsageError } from './errors.ts';
 
@@ -85,8 +86,8 @@ export async function tokenCommand(args: string[], loadConfig: () => Config): Pr
   );
 }
 
-/** Where `npm run token` looks for the development secret by default: `./data` of the package, where npm runs scripts. */
-const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
+/** Where `npm run token` looks for the development secret by default: DATA_DIR's default, in the package, where npm runs scripts. */
+const DEFAULT_DATA_DIR = resolve(fileURLToPath(new URL('../..', import.meta.url)), VARIABLES.DATA_DIR.default);
 
 /**
  * The `npm run token` command line, for the start-up line, that mints a token this service
