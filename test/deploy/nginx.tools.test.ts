@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type RunningService, runCli, startService, stopAll } from '../helpers/service.ts';
+import { closedPort } from '../helpers/cli.ts';
 import { type TempDir, makeTempDir } from '../helpers/tmp.ts';
 
 /**
@@ -36,16 +37,6 @@ function substitute(text: string, file: string, from: string, to: string, times 
   const found = text.split(from).length - 1;
   assert.equal(found, times, `${file}: expected "${from}" ${times} time(s), found ${found}; update the rendering in this test`);
   return text.replaceAll(from, to);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** A TCP relay to the app that counts the connections nginx opens to its upstream. */
@@ -120,7 +111,7 @@ describe('deploy/nginx in front of the service (real nginx)', () => {
     assert.equal(code, 0, stderr);
     token = stdout.trim();
 
-    const port = await freePort();
+    const port = await closedPort();
     accessLogPath = join(tmp.dir, 'access.log');
     const confDir = join(tmp.dir, 'conf.d');
     await mkdir(confDir);
