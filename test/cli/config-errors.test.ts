@@ -60,6 +60,16 @@ describe('command line: configuration and backend failures name their variable',
     assert.equal(withSecret.code, 0, withSecret.stderr);
   });
 
+  // Linux's /proc, where Node's recursive mkdirSync never returned; macOS has no /proc (reported as skipped there).
+  it('DATA_DIR where no directory can be made (/proc): the same line, not a silent spin; a new nested one is made', { timeout: 60_000, skip: process.platform !== 'linux' && 'needs Linux /proc' }, async () => {
+    const proc = await runCli(['migrate'], { ...env, DATA_DIR: '/proc/ugc-no-such-dir/data' });
+    assertFails(proc, 2, /^DATA_DIR=\/proc\/ugc-no-such-dir\/data is not a usable directory: this process may not write there \(ENOENT\)\. Set DATA_DIR to a writable directory\.$/);
+    const nested = join(tmp.dir, 'new', 'nested', 'data');
+    const made = await runCli(['migrate'], { ...env, DATA_DIR: nested });
+    assert.equal(made.code, 0, made.stderr);
+    assert.ok(existsSync(join(nested, 'warehouse')), 'the warehouse is in the new directory');
+  });
+
   it('migrate generates no development JWT secret: it verifies no tokens', { timeout: 60_000 }, async () => {
     const dataDir = join(tmp.dir, 'migrate-only');
     const result = await runCli(['migrate'], { ...noSecret, DATA_DIR: dataDir });
