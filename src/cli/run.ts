@@ -14,15 +14,22 @@ import { listen } from './listen.ts';
 
 export type ServerCommand = 'serve' | 'api' | 'etl';
 
-/** Runs `stop` once on SIGTERM/SIGINT; a second signal or the deadline exits at once. */
+/**
+ * A second signal this soon after the first is the same request delivered twice: Ctrl-C reaches
+ * node from the terminal (the whole process group) and again from npm, which forwards it.
+ */
+const DUPLICATE_SIGNAL_MS = 1000;
+
+/** Runs `stop` once on SIGTERM/SIGINT; a later second signal, or the deadline, exits at once. */
 function onShutdown(logger: Logger, timeoutMs: number, stop: () => Promise<void>): void {
-  let stopping = false;
+  let firstAt: number | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (firstAt !== undefined) {
+      if (Date.now() - firstAt < DUPLICATE_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    firstAt = Date.now();
     logger.info({ signal }, 'shutting down');
     setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown timed out');
@@ -36,8 +43,9 @@ function onShutdown(logger: Logger, timeoutMs: number, stop: () => Promise<void>
       },
     );
   };
-  process.once('SIGTERM', handler);
-  process.once('SIGINT', handler);
+  // `on`, not `once`: with the listener gone, the duplicate would kill the process mid-shutdown.
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
 }
 
 /**

@@ -72,4 +72,26 @@ describe('npm scripts: a SIGTERM to npm stops the service', () => {
       }
     });
   }
+
+  it('Ctrl-C on npm start (SIGINT to node from the terminal, and again from npm): one clean shutdown, "stopped" logged', { timeout: 90_000 }, async () => {
+    const dataDir = join(tmp.dir, 'data-ctrl-c');
+    const env = { DATA_DIR: dataDir, AUTH_JWT_SECRET: randomBytes(32).toString('hex'), HOST: '127.0.0.1', LOG_FORMAT: 'json' };
+    const npm = await startNpm('start', tmp.dir, env, /UGC Service listening/);
+    const { pid } = JSON.parse(readFileSync(join(dataDir, 'service.lock.json'), 'utf8')) as { pid: number };
+    try {
+      // The terminal signals the whole foreground process group: node gets it, and again a few
+      // milliseconds later from npm, which forwards it (sent here as two signals 5 ms apart).
+      process.kill(pid, 'SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      process.kill(pid, 'SIGINT');
+      npm.child.kill('SIGINT');
+      await npm.exited;
+      await eventually(() => Promise.resolve(alive(pid)), (a) => !a, 5000, `process ${pid} gone`);
+      const messages = npm.lines.map((l) => (JSON.parse(l) as { message?: string }).message);
+      assert.ok(messages.includes('stopped'), `a clean shutdown, not killed by the second SIGINT: ${messages.slice(-5).join(' | ')}`);
+      assert.ok(!messages.includes('second signal: exiting now'), 'the duplicate is not taken for a second request');
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
 });
