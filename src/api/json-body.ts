@@ -21,6 +21,22 @@ function httpError(statusCode: number, message: string): Error {
   return Object.assign(new Error(message), { statusCode });
 }
 
+/**
+ * Fastify's parser refuses `__proto__` and `constructor.prototype` keys (prototype poisoning,
+ * secure-json-parse) with "Body is not valid JSON", which misleads for a body that is JSON.
+ */
+const PROTOTYPE_KEY = 'The body holds a "__proto__" or "constructor": {"prototype": …} key, refused everywhere (prototype poisoning); rename it.';
+
+/** Whether `text` is JSON at all; asked only of a body the parser refused. */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 
 export function registerJsonBody(app: FastifyInstance): void {
@@ -34,7 +50,7 @@ export function registerJsonBody(app: FastifyInstance): void {
     }
     const text = decodeUtf8Marked(raw);
     void parse(request, text, (err, parsed: unknown) => {
-      if (err) return done(err, undefined);
+      if (err) return done(isJson(text) ? httpError(400, PROTOTYPE_KEY) : err, undefined);
       let value: unknown;
       try {
         // Fastify's parser (prototype-poisoning checks) is JSON.parse, whose V8 can misname keys.

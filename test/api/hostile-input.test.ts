@@ -45,6 +45,18 @@ describe('hostile and odd-but-valid input (issue #7)', () => {
     await assertRefused('{"events":[{"type":"a","properties":{"":"","\\ud800":0}}]}', ['/events/0/properties/\ud800']);
   });
 
+  it('refuses a "__proto__" or constructor.prototype key saying so, not "Body is not valid JSON"; broken JSON still is that', async () => {
+    for (const props of ['{"__proto__":{"x":1}}', '{"\\u005f_proto__":{"x":1}}', '{"constructor":{"prototype":1}}']) {
+      const { res, user } = await post(`{"events":[{"type":"a","properties":${props}}]}`);
+      assert.equal(res.statusCode, 400, res.body);
+      assert.match(res.json<{ detail: string }>().detail, /__proto__.*prototype poisoning/, props);
+      assert.deepEqual(await readLog(user), []);
+    }
+    const { res } = await post('{"events":[{"type":"a"}');
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json<{ detail: string }>().detail, /not valid JSON/);
+  });
+
   /** Asserts a 400 whose errors name exactly `paths`, and that nothing of the user reached the log. */
   async function assertRefused(raw: string | Buffer, paths: string[]) {
     const { res, user, problem } = await post(raw);
